@@ -1,0 +1,1 @@
+"""Roles, data classes, field policy and projections: what each role may see."""

@@ -1,0 +1,26 @@
+"""Audit event tags, in "area:subject:action" form. One place lists every event the system
+records; later areas add theirs here."""
+
+from enum import StrEnum
+
+
+class AuditTag(StrEnum):
+    # system and operators
+    SYSTEM_DEMO_SEED = "system:demo:seed"
+    SYSTEM_KEYS_ROTATE = "system:keys:rotate"
+    SYSTEM_AUDIT_VERIFY = "system:audit:verify"
+    SYSTEM_SETTINGS_CHANGE = "system:settings:change"
+
+    # clients and their records
+    CLIENT_RECORD_CREATE = "client:record:create"
+    CLIENT_RECORD_VIEW = "client:record:view"
+    CLIENT_RECORD_EDIT = "client:record:edit"
+    CLIENT_RECORD_DELETE = "client:record:delete"
+    CLIENT_RECORD_DISPOSE = "client:record:dispose"
+    CLIENT_IMPORT = "client:import:create"
+    CLIENT_EXPORT = "client:export:create"
+
+    # people
+    USER_ACCOUNT_CREATE = "user:account:create"
+    USER_ROLE_CHANGE = "user:role:change"
+    USER_ACCOUNT_DISABLE = "user:account:disable"
