@@ -21,7 +21,7 @@ install: $(STAMP)
 ## Serve the app on http://localhost:$(PORT) with a demo agency (seeded the first time).
 run: install
 	$(FLASK) db upgrade
-	$(FLASK) demo seed --clients $(DEMO_CLIENTS) --if-empty
+	$(FLASK) demo seed --clients $(DEMO_CLIENTS) --if-empty --invites
 	$(FLASK) run --host localhost --port $(PORT)
 
 ## The whole suite (SQLite; set TEST_DATABASE_URL for PostgreSQL).

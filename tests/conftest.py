@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from tests.support.factories import Factories
 from webapp import create_app, migrate
+from webapp.clock import FrozenClock
 from webapp.db import get_session
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL") or None
@@ -75,10 +76,17 @@ def database_url(_migrated_database, tmp_path):
 
 
 @pytest.fixture
-def app_config(database_url, tmp_path):
+def clock():
+    """The app's clock, frozen: tests move it with `clock.advance(minutes=...)`."""
+    return FrozenClock()
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path, clock):
     return {
         "database_url": database_url,
         "instance_path": tmp_path / "instance",
+        "clock": clock,
         "TESTING": True,
     }
 
@@ -120,3 +128,40 @@ def factories(session):
 @pytest.fixture
 def is_postgres(database_url):
     return database_url.startswith("postgresql")
+
+
+@pytest.fixture
+def invite(app, session, clock):
+    """invite(email, role, **kw) -> enrollment token (through the real service)."""
+    from webapp.audit import Actor
+    from webapp.auth.invites import issue_invite
+
+    def make(email: str, role: str = "agent", **kwargs) -> str:
+        _user, token = issue_invite(session, email=email, role=role,
+                                    actor=Actor(label="test"), now=clock.now(), **kwargs)
+        session.commit()
+        return token
+
+    return make
+
+
+@pytest.fixture
+def phone(app):
+    """phone() -> a new browser with its own passkey authenticator."""
+    from tests.support.browser import Phone
+
+    return lambda **kwargs: Phone(app, **kwargs)
+
+
+@pytest.fixture
+def signed_in(invite, phone):
+    """signed_in(email, role) -> a Phone whose user enrolled and is signed in."""
+
+    def make(email: str = "agent@example.com", role: str = "agent", **kwargs):
+        device = phone()
+        response = device.enroll(invite(email, role, **kwargs))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        device.load_csrf("/")
+        return device
+
+    return make

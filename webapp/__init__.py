@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, g
 
+from .clock import Clock
 from .config import Settings, check_production, settings_from_environment
 from .crypto import EnvironmentKeyProvider, FileKeyProvider, KeyProvider, Keyring, install_sealing
 from .db import make_engine, make_session_factory
@@ -18,9 +19,11 @@ _SETTING_NAMES = {f.name for f in fields(Settings)}
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings by name (e.g. ``database_url``) and Flask
-    config keys (upper case, e.g. ``TESTING``); ``instance_path`` moves the instance folder."""
+    config keys (upper case, e.g. ``TESTING``); ``instance_path`` moves the instance folder and
+    ``clock`` replaces the clock (tests)."""
     config = dict(config or {})
     instance_path = config.pop("instance_path", None)
+    config_clock = config.pop("clock", None)
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -39,10 +42,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database_url = settings.database_url or f"sqlite:///{instance / 'safeharbor.db'}"
     _init_data_layer(app, settings, database_url=database_url, kek_path=kek_path)
 
-    from . import cli
-    from .views import health
+    app.extensions["safeharbor.clock"] = config_clock or Clock()
 
-    app.register_blueprint(health.blueprint)
+    from . import cli
+    from .views import account, admin, auth, guard, health, home
+
+    guard.init_app(app)
+    for module in (health, auth, home, account, admin):
+        app.register_blueprint(module.blueprint)
     cli.init_app(app)
     return app
 

@@ -16,14 +16,16 @@ from sqlalchemy import func, select
 from . import migrate
 from .access.agency_settings import get_setting
 from .audit import Actor, AuditTag, record_event, verify_chain
+from .auth.invites import invite_url, issue_invite
 from .crm.models import Client
-from .crm.seeding import seed_demo_agency
+from .crm.seeding import ensure_demo_staff, seed_demo_agency
 from .db import get_session
 
 db_cli = AppGroup("db", help="Database schema.")
 demo_cli = AppGroup("demo", help="Demo data.")
 keys_cli = AppGroup("keys", help="Encryption keys.")
 audit_cli = AppGroup("audit", help="The audit trail.")
+users_cli = AppGroup("users", help="People and enrollment links.")
 
 
 def operator() -> Actor:
@@ -57,7 +59,11 @@ def db_revision(message: str) -> None:
               help="Do nothing if the agency already has clients (used by `make run`).")
 @click.option("--seed", "random_seed", type=int, default=2026, show_default=True,
               help="Random seed: the same seed gives the same agency.")
-def demo_seed(count: int, if_empty: bool, random_seed: int) -> None:
+@click.option("--invites", is_flag=True,
+              help="After seeding, print enrollment links for demo staff without a passkey.")
+@click.pass_context
+def demo_seed(ctx: click.Context, count: int, if_empty: bool, random_seed: int,
+              invites: bool) -> None:
     """Create a demo agency: staff, and clients with plans, conditions, medications and
     appointments for today and the coming weeks. Fake data, generated locally."""
     session = get_session()
@@ -75,6 +81,8 @@ def demo_seed(count: int, if_empty: bool, random_seed: int) -> None:
     elapsed = time.perf_counter() - started
     rate = count / elapsed if elapsed > 0 else 0.0
     click.echo(f"Seeded {count} clients in {elapsed:.1f} s ({rate:,.0f} clients/s).")
+    if invites:
+        ctx.invoke(demo_invites)
 
 
 @keys_cli.command("rotate")
@@ -105,6 +113,62 @@ def audit_verify() -> None:
     click.echo(f"Audit chain intact: {result.events} events verified.")
 
 
+def _print_invite(user, token: str) -> None:
+    origin = current_app.config["SETTINGS"].origin
+    hours = get_setting(get_session(), "enrollment_link_hours")
+    click.echo(f"Enrollment link for {user.email} ({user.role.value}), valid {hours} hours, "
+               "single use:")
+    click.echo(invite_url(origin, token))
+
+
+def _invite(email: str, role: str, agents: tuple[str, ...], name: str | None) -> None:
+    session = get_session()
+    clock = current_app.extensions["safeharbor.clock"]
+    try:
+        user, token = issue_invite(session, email=email, role=role, display_name=name,
+                                   agent_emails=agents, actor=operator(), now=clock.now())
+    except ValueError as error:
+        session.rollback()
+        raise click.UsageError(str(error)) from None
+    session.commit()
+    _print_invite(user, token)
+
+
+@users_cli.command("create-admin")
+@click.argument("email")
+@click.option("--name", help="Display name (default: the part before @).")
+def users_create_admin(email: str, name: str | None) -> None:
+    """Create an admin and print their one-time enrollment URL (last line)."""
+    _invite(email, "admin", (), name)
+
+
+@users_cli.command("invite")
+@click.argument("email")
+@click.option("--role", required=True, help="agent, assistant, admin or compliance.")
+@click.option("--agent", "agents", multiple=True,
+              help="For an assistant: the email of an agent they support (repeatable).")
+@click.option("--name", help="Display name (default: the part before @).")
+def users_invite(email: str, role: str, agents: tuple[str, ...], name: str | None) -> None:
+    """Invite a person; prints their one-time enrollment URL alone on the last line."""
+    _invite(email, role, agents, name)
+
+
+@demo_cli.command("invites")
+def demo_invites() -> None:
+    """Print fresh enrollment links for the demo staff who have no passkey yet."""
+    session = get_session()
+    clock = current_app.extensions["safeharbor.clock"]
+    pending = [u for u in ensure_demo_staff(session) .values() if not u.passkeys]
+    for user in sorted(pending, key=lambda u: (u.role.value, u.email)):
+        _user, token = issue_invite(session, email=user.email, role=user.role.value,
+                                    actor=operator(), now=clock.now())
+        click.echo(f"{user.role.value:<10} {user.email:<28} "
+                   f"{invite_url(current_app.config['SETTINGS'].origin, token)}")
+    session.commit()
+    if not pending:
+        click.echo("Every demo user has a passkey already.")
+
+
 def init_app(app: Flask) -> None:
-    for group in (db_cli, demo_cli, keys_cli, audit_cli):
+    for group in (db_cli, demo_cli, keys_cli, audit_cli, users_cli):
         app.cli.add_command(group)

@@ -24,3 +24,18 @@ class AuditTag(StrEnum):
     USER_ACCOUNT_CREATE = "user:account:create"
     USER_ROLE_CHANGE = "user:role:change"
     USER_ACCOUNT_DISABLE = "user:account:disable"
+    USER_ACCOUNT_ENABLE = "user:account:enable"
+
+    # identity: enrollment, passkeys, sessions
+    AUTH_INVITE_CREATE = "auth:invite:create"
+    AUTH_INVITE_USE = "auth:invite:use"  # outcome refused: unknown, used or expired token
+    AUTH_PASSKEY_REGISTER = "auth:passkey:register"
+    AUTH_PASSKEY_RENAME = "auth:passkey:rename"
+    AUTH_PASSKEY_REMOVE = "auth:passkey:remove"
+    AUTH_SESSION_LOGIN = "auth:session:login"
+    AUTH_SESSION_LOGOUT = "auth:session:logout"
+    AUTH_SESSION_LOCK = "auth:session:lock"
+    AUTH_SESSION_UNLOCK = "auth:session:unlock"
+    AUTH_SESSION_TIMEOUT = "auth:session:timeout"
+    AUTH_SESSION_REVOKE = "auth:session:revoke"
+    AUTH_STEP_UP_VERIFY = "auth:step-up:verify"

@@ -1,0 +1,121 @@
+"""`/admin/users`: invite people, change roles, disable accounts, end sessions."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from ..auth.accounts import AccountError, change_role, list_users, set_user_status
+from ..auth.invites import invite_url, issue_invite
+from ..auth.models import Role, SessionEndReason, User, UserSession
+from ..auth.sessions import actor_for, end_user_sessions
+from ..db import get_session
+from .forms import InviteForm, RoleForm, SelectChoice
+from .guard import clock, roles_required
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _invite_form(db) -> InviteForm:
+    form = InviteForm()
+    form.agents.choices = [SelectChoice(u.email, u.display_name) for u in db.scalars(
+        select(User).where(User.role == Role.AGENT).order_by(User.display_name))]
+    return form
+
+
+def _people(db) -> list[dict]:
+    live = dict(db.execute(select(UserSession.user_id, func.count())
+                           .where(UserSession.ended_at.is_(None))
+                           .group_by(UserSession.user_id)).all())
+    return [{"id": u.id, "display_name": u.display_name, "email": u.email,
+             "role": u.role.value, "status": u.status.value, "passkeys": len(u.passkeys),
+             "sessions": live.get(u.id, 0), "is_me": u.id == g.user_session.user_id}
+            for u in list_users(db)]
+
+
+@blueprint.route("/users", methods=["GET", "POST"])
+@roles_required("admin")
+def users():
+    """Everyone in the agency; the invite form posts here."""
+    db = get_session()
+    form = _invite_form(db)
+    link = None
+    if form.validate_on_submit():
+        try:
+            _user, token = issue_invite(
+                db, email=form.email.data, role=form.role.data,
+                display_name=form.display_name.data, agent_emails=tuple(form.agents.data or ()),
+                actor=actor_for(g.user_session, ip_address=request.remote_addr),
+                now=clock().now())
+        except ValueError as error:
+            db.rollback()
+            form.email.errors.append(str(error))
+        else:
+            db.commit()
+            link = invite_url(current_app.config["SETTINGS"].origin, token)
+            flash("Invite created. Send the link to the person; it works once.", "success")
+    status = 422 if form.errors else 200
+    return render_template("admin/users.html", form=form, people=_people(db), link=link,
+                           role_form=RoleForm()), status
+
+
+def _target(user_id: str) -> User | None:
+    return get_session().get(User, user_id)
+
+
+@blueprint.post("/users/<user_id>/status")
+@roles_required("admin")
+def set_status(user_id: str):
+    db = get_session()
+    user = _target(user_id)
+    if user is None:
+        return render_template("errors/404.html"), 404
+    try:
+        set_user_status(db, user=user, enabled=request.form.get("enabled") == "1",
+                        actor=actor_for(g.user_session, ip_address=request.remote_addr),
+                        now=clock().now())
+    except AccountError as error:
+        db.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("admin.users"))
+    db.commit()
+    flash(f"{user.display_name} is now {user.status.value}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@blueprint.post("/users/<user_id>/role")
+@roles_required("admin")
+def set_role(user_id: str):
+    db = get_session()
+    user = _target(user_id)
+    form = RoleForm()
+    if user is None:
+        return render_template("errors/404.html"), 404
+    if not form.validate_on_submit():
+        flash("Choose a role from the list.", "error")
+        return redirect(url_for("admin.users"))
+    try:
+        change_role(db, user=user, role=form.role.data,
+                    actor=actor_for(g.user_session, ip_address=request.remote_addr),
+                    now=clock().now())
+    except (AccountError, ValueError) as error:
+        db.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("admin.users"))
+    db.commit()
+    flash(f"{user.display_name} is now {user.role.value}; their sessions ended.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@blueprint.post("/users/<user_id>/sessions/end")
+@roles_required("admin")
+def end_sessions(user_id: str):
+    db = get_session()
+    user = _target(user_id)
+    if user is None:
+        return render_template("errors/404.html"), 404
+    count = end_user_sessions(db, user.id, SessionEndReason.REVOKED, now=clock().now(),
+                              actor=actor_for(g.user_session, ip_address=request.remote_addr))
+    db.commit()
+    flash(f"Ended {count} session(s) of {user.display_name}.", "success")
+    return redirect(url_for("admin.users"))
