@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 FLASK := $(BIN)/flask --app wsgi
 PORT ?= 5000
 DEMO_CLIENTS ?= 200
+# WebAuthn checks the origin: it must be the address the browser uses.
+export WEBAPP_ORIGIN ?= http://localhost:$(PORT)
 
 .PHONY: install run test lint format bench clean
 

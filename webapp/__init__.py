@@ -13,6 +13,7 @@ from .clock import Clock
 from .config import Settings, check_production, settings_from_environment
 from .crypto import EnvironmentKeyProvider, FileKeyProvider, KeyProvider, Keyring, install_sealing
 from .db import make_engine, make_session_factory
+from .models import Base  # noqa: F401 - every model, before the first query
 
 _SETTING_NAMES = {f.name for f in fields(Settings)}
 
@@ -45,10 +46,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["safeharbor.clock"] = config_clock or Clock()
 
     from . import cli
-    from .views import account, admin, auth, guard, health, home
+    from .views import account, admin, auth, device_api, guard, health, home
 
     guard.init_app(app)
-    for module in (health, auth, home, account, admin):
+    for module in (health, auth, home, account, admin, device_api):
         app.register_blueprint(module.blueprint)
     cli.init_app(app)
     return app

@@ -78,6 +78,21 @@ SETTINGS: dict[str, SettingSpec] = {
                     24 * 60 * _MINUTE, "Longest a session may last"),
         SettingSpec("agency_timezone", str, "America/New_York",
                     description="The agency's time zone: what 'today' means for schedules"),
+        *(
+            SettingSpec(f"device_approval_required.{role}", bool, role in ("agent", "assistant"),
+                        description=f"New devices of a {role} wait for an admin's approval")
+            for role in ("agent", "assistant", "admin", "compliance")
+        ),
+        SettingSpec("device_allow_synced_passkeys", bool, True,
+                    description="Allow synced passkeys (off: device-bound passkeys only)"),
+        SettingSpec("device_aaguid_allowlist", list, [],
+                    description="Authenticator models (AAGUIDs) allowed; empty allows any"),
+        SettingSpec("device_wipe_unseen_days", int, 30, 1, 365,
+                    "Wipe devices unseen for this many days"),
+        SettingSpec("device_pending_expire_days", int, 14, 1, 90,
+                    "Revoke devices still waiting for approval after this many days"),
+        SettingSpec("device_offline_lock_minutes", int, 720, 5, 7 * 24 * 60,
+                    "Delete a device's offline cache after this long offline"),
         SettingSpec("enrollment_link_hours", int, 72, 1, 24 * 14,
                     "How long an enrollment link stays valid"),
     ]

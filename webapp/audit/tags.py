@@ -39,3 +39,16 @@ class AuditTag(StrEnum):
     AUTH_SESSION_TIMEOUT = "auth:session:timeout"
     AUTH_SESSION_REVOKE = "auth:session:revoke"
     AUTH_STEP_UP_VERIFY = "auth:step-up:verify"
+
+    # devices
+    DEVICE_REGISTRY_CREATE = "device:registry:create"
+    DEVICE_REGISTRY_APPROVE = "device:registry:approve"
+    DEVICE_REGISTRY_RENAME = "device:registry:rename"
+    DEVICE_REGISTRY_LOST = "device:registry:lost"
+    DEVICE_REGISTRY_WIPE = "device:registry:wipe"
+    DEVICE_REGISTRY_WIPED = "device:registry:wiped"
+    DEVICE_REGISTRY_REVOKE = "device:registry:revoke"
+    DEVICE_PHI_REFUSE = "device:phi:refuse"
+    DEVICE_CACHE_KEY_ISSUE = "device:cache-key:issue"
+    DEVICE_POLICY_CHANGE = "device:policy:change"
+    SYSTEM_JOB_RUN = "system:job:run"

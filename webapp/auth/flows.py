@@ -15,6 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor, AuditTag, record_event
+from ..crypto import Keyring
+from ..devices.models import Device
+from ..devices.registry import note_verified, record_sign_in
 from . import ceremonies, passkeys
 from .errors import AuthRefused, CeremonyRefused
 from .invites import find_invite
@@ -29,10 +32,11 @@ _DISABLED = "This account is disabled. Ask your administrator."
 
 @dataclass(frozen=True)
 class RequestMeta:
-    """What the HTTP layer knows about the request, for sessions and the audit trail."""
+    """What the HTTP layer knows about the request, for sessions, devices and the audit trail."""
 
     user_agent: str = ""
     ip_address: str | None = None
+    device_cookie: str | None = None
 
     def actor(self, user_id: str | None = None, session_ref: str | None = None) -> Actor:
         return Actor(user_id=user_id, session_ref=session_ref, ip_address=self.ip_address)
@@ -97,9 +101,38 @@ def register_passkey(db: Session, *, rp: RelyingParty, user: User, ceremony_id: 
     return passkey
 
 
-def finish_enrollment(db: Session, *, rp: RelyingParty, token: str, ceremony_id: str | None,
-                      credential: object, now: datetime,
-                      meta: RequestMeta) -> tuple[User, Passkey, UserSession, str]:
+@dataclass(frozen=True)
+class SignedIn:
+    """A new session on a device: the cookies to send are `session_token` and, when the
+    browser got a new device, `device_token`."""
+
+    user: User
+    session_row: UserSession
+    session_token: str
+    device: Device
+    device_token: str | None
+
+
+def _open_session(db: Session, keyring: Keyring, *, user: User, passkey: Passkey,
+                  now: datetime, meta: RequestMeta, via: str) -> SignedIn:
+    row, token = start_session(db, user=user, passkey=passkey, now=now,
+                               user_agent=meta.user_agent, ip_address=meta.ip_address)
+    device, device_token = record_sign_in(db, keyring, user=user, passkey=passkey,
+                                          cookie_token=meta.device_cookie,
+                                          user_agent=meta.user_agent, now=now,
+                                          actor=meta.actor(user.id, row.id))
+    row.device_id = device.id
+    record_event(db, AuditTag.AUTH_SESSION_LOGIN,
+                 actor=Actor(user_id=user.id, session_ref=row.id, device_id=device.id,
+                             ip_address=meta.ip_address),
+                 record_type="session", record_id=row.id,
+                 details={"via": via, "passkey_id": passkey.id})
+    return SignedIn(user, row, token, device, device_token)
+
+
+def finish_enrollment(db: Session, keyring: Keyring, *, rp: RelyingParty, token: str,
+                      ceremony_id: str | None, credential: object, now: datetime,
+                      meta: RequestMeta) -> SignedIn:
     """Register the invited person's passkey, use up the invite, and sign them in."""
     invite = find_invite(db, token, now=now, actor=meta.actor())
     user = invite.user
@@ -110,11 +143,8 @@ def finish_enrollment(db: Session, *, rp: RelyingParty, token: str, ceremony_id:
         user.status = UserStatus.ACTIVE
     record_event(db, AuditTag.AUTH_INVITE_USE, actor=meta.actor(user.id), record_type="invite",
                  record_id=invite.id)
-    row, session_token = start_session(db, user=user, passkey=passkey, now=now,
-                                       user_agent=meta.user_agent, ip_address=meta.ip_address)
-    record_event(db, AuditTag.AUTH_SESSION_LOGIN, actor=meta.actor(user.id, row.id),
-                 record_type="session", record_id=row.id, details={"via": "enrollment"})
-    return user, passkey, row, session_token
+    return _open_session(db, keyring, user=user, passkey=passkey, now=now, meta=meta,
+                         via="enrollment")
 
 
 # -- assertions: sign-in, unlock, step-up -------------------------------------------------------
@@ -173,17 +203,20 @@ def verify_assertion(db: Session, *, rp: RelyingParty, ceremony_id: str | None, 
     return passkey.user, passkey
 
 
-def finish_sign_in(db: Session, *, rp: RelyingParty, ceremony_id: str | None,
-                   credential: object, now: datetime,
-                   meta: RequestMeta) -> tuple[User, UserSession, str]:
+def finish_sign_in(db: Session, keyring: Keyring, *, rp: RelyingParty,
+                   ceremony_id: str | None, credential: object, now: datetime,
+                   meta: RequestMeta) -> SignedIn:
     user, passkey = verify_assertion(db, rp=rp, ceremony_id=ceremony_id, purpose="sign_in",
                                      credential=credential, now=now, meta=meta,
                                      tag=AuditTag.AUTH_SESSION_LOGIN)
-    row, token = start_session(db, user=user, passkey=passkey, now=now,
-                               user_agent=meta.user_agent, ip_address=meta.ip_address)
-    record_event(db, AuditTag.AUTH_SESSION_LOGIN, actor=meta.actor(user.id, row.id),
-                 record_type="session", record_id=row.id, details={"passkey_id": passkey.id})
-    return user, row, token
+    return _open_session(db, keyring, user=user, passkey=passkey, now=now, meta=meta,
+                         via="passkey")
+
+
+def _note_device_verified(db: Session, row: UserSession, now: datetime) -> None:
+    device = db.get(Device, row.device_id) if row.device_id else None
+    if device is not None:
+        note_verified(device, now=now)
 
 
 def finish_unlock(db: Session, *, rp: RelyingParty, row: UserSession, ceremony_id: str | None,
@@ -195,6 +228,7 @@ def finish_unlock(db: Session, *, rp: RelyingParty, row: UserSession, ceremony_i
                                       subject=row.id)
     token = unlock_session(db, row, now=now)
     row.passkey_id = passkey.id
+    _note_device_verified(db, row, now)
     record_event(db, AuditTag.AUTH_SESSION_UNLOCK, actor=meta.actor(row.user_id, row.id),
                  record_type="session", record_id=row.id)
     return token
@@ -207,10 +241,11 @@ def finish_step_up(db: Session, *, rp: RelyingParty, row: UserSession,
                      credential=credential, now=now, meta=meta,
                      tag=AuditTag.AUTH_STEP_UP_VERIFY, expected_user=row.user, subject=row.id)
     mark_verified(row, now=now)
+    _note_device_verified(db, row, now)
     record_event(db, AuditTag.AUTH_STEP_UP_VERIFY, actor=meta.actor(row.user_id, row.id),
                  record_type="session", record_id=row.id)
 
 
-__all__ = ["RequestMeta", "SessionState", "assertion_options", "enrollment_options",
+__all__ = ["RequestMeta", "SessionState", "SignedIn", "assertion_options", "enrollment_options",
            "finish_enrollment", "finish_sign_in", "finish_step_up", "finish_unlock",
            "register_passkey", "verify_assertion"]

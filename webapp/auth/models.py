@@ -157,6 +157,8 @@ class UserSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     passkey_id: Mapped[str | None] = mapped_column(ForeignKey("passkeys.id", ondelete="SET NULL"))
+    device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_verified_at: Mapped[datetime] = mapped_column(UTCDateTime())

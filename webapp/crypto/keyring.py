@@ -199,6 +199,17 @@ class Keyring:
         self._ciphers.put(key_id, cipher)
         return cipher
 
+    def export_data_key(self, key_id: int) -> bytes | None:
+        """The raw bytes of a data key (for a device's offline cache, which encrypts in the
+        browser); None once destroyed. Nothing else should need the raw key."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(DataKey.purpose, DataKey.kek_id, DataKey.wrapped).where(DataKey.id == key_id)
+            ).one_or_none()
+        if row is None or row.wrapped is None:
+            return None
+        return unwrap_key(self._kek(row.kek_id), row.wrapped, key_id=key_id, purpose=row.purpose)
+
     def destroy_data_key(self, connection, key_id: int) -> None:
         """Crypto-shred: erase the wrapped key. Runs in the caller's transaction."""
         connection.execute(

@@ -2,12 +2,7 @@
 
 from alembic import context
 
-import webapp.audit.models
-import webapp.auth.models
-import webapp.access.agency_settings
-import webapp.crm.models
-import webapp.crypto.models
-from webapp.db import Base
+from webapp.models import Base
 
 target_metadata = Base.metadata
 

@@ -65,6 +65,11 @@
   // Returns true when the page is about to leave (so callers stop touching the DOM).
   function followSessionSignals(status, data, hxTrigger) {
     const names = triggerNames(hxTrigger);
+    if (status === 410 && data && data.wiped === true) {
+      // The device was wiped: the wiped page finishes the job and confirms it.
+      location.assign("/");
+      return true;
+    }
     const ended = status === 401 || names.includes("session-ended");
     if (ended && location.pathname !== LOGIN_PATH) {
       location.assign(LOGIN_PATH);
@@ -492,6 +497,31 @@
     await Promise.allSettled(jobs);
   }
 
+  // The server answers a lost or wiped device with the wiped page (and Clear-Site-Data, which
+  // page script cannot see): delete what the header may have missed, drop anything held in
+  // memory, then tell the server the device is clean.
+  async function finishDeviceWipe() {
+    const marker = document.querySelector("[data-device-wiped]");
+    if (!marker) return;
+    const status = marker.querySelector("[data-wipe-status]");
+    window.dispatchEvent(new CustomEvent("safeharbor:wiped"));
+    await forgetLocalData();
+    try {
+      const response = await fetch(marker.dataset.confirmUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      });
+      const body = await response.json().catch(() => ({}));
+      if (status) {
+        status.textContent = body.wiped ? "Wipe complete." : "Wipe done on this phone.";
+      }
+      marker.setAttribute("data-wipe-confirmed", body.wiped ? "true" : "false");
+    } catch {
+      if (status) status.textContent = "Wipe done on this phone; it will be confirmed online.";
+    }
+  }
+
   function onLogoutSubmit(event) {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-logout")) return;
@@ -535,6 +565,7 @@
     if (document.visibilityState === "hidden") setPrivacyBlur(true);
 
     startAutofill();
+    finishDeviceWipe();
   }
 
   window.SafeHarbor = Object.assign(window.SafeHarbor || {}, { forgetLocalData, showLock });

@@ -19,9 +19,11 @@ from .guard import (
     ENROLL_LIMIT,
     clear_session_cookie,
     clock,
+    keyring,
     limiter,
     locked_response,
     request_meta,
+    set_device_cookie,
     set_session_cookie,
 )
 
@@ -77,14 +79,20 @@ def login_verify():
     db = get_session()
     try:
         credential = _credential_from_request()
-        _user, _row, token = flows.finish_sign_in(
-            db, rp=relying_party(), ceremony_id=session.pop(_CEREMONY_KEY, None),
+        signed_in = flows.finish_sign_in(
+            db, keyring(), rp=relying_party(), ceremony_id=session.pop(_CEREMONY_KEY, None),
             credential=credential, now=clock().now(), meta=request_meta())
     except AuthRefused as refusal:
         return _refused(refusal)
     db.commit()
-    set_session_cookie(token)
+    _send_cookies(signed_in)
     return jsonify(redirect="/")
+
+
+def _send_cookies(signed_in: flows.SignedIn) -> None:
+    set_session_cookie(signed_in.session_token)
+    if signed_in.device_token:
+        set_device_cookie(signed_in.device_token)
 
 
 # -- enrollment ----------------------------------------------------------------------------------
@@ -124,13 +132,14 @@ def enroll_verify(token: str):
     db = get_session()
     try:
         credential = _credential_from_request()
-        _user, _passkey, _row, session_token = flows.finish_enrollment(
-            db, rp=relying_party(), token=token, ceremony_id=session.pop(_CEREMONY_KEY, None),
-            credential=credential, now=clock().now(), meta=request_meta())
+        signed_in = flows.finish_enrollment(
+            db, keyring(), rp=relying_party(), token=token,
+            ceremony_id=session.pop(_CEREMONY_KEY, None), credential=credential,
+            now=clock().now(), meta=request_meta())
     except AuthRefused as refusal:
         return _refused(refusal)
     db.commit()
-    set_session_cookie(session_token)
+    _send_cookies(signed_in)
     return jsonify(redirect="/")
 
 

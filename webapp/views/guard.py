@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request
 from flask_limiter import Limiter
@@ -18,16 +19,20 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import security_headers
+from ..audit import Actor, AuditTag, record_event
 from ..auth.flows import RequestMeta
-from ..auth.models import User
+from ..auth.models import SessionEndReason, User
 from ..auth.sessions import (
     SessionPolicy,
     SessionState,
+    actor_for,
+    end_session,
     evaluate,
     find_session,
     recently_verified,
 )
 from ..db import get_session
+from ..devices.registry import find_device, note_seen, phi_access
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -39,6 +44,7 @@ ENROLL_LIMIT = "10 per minute"
 PUBLIC_ENDPOINTS = {
     "static", "health.healthz", "auth.login", "auth.login_options", "auth.login_verify",
     "auth.enroll", "auth.enroll_options", "auth.enroll_verify", "auth.lock",
+    "device_api.confirm_wipe_view",
 }
 # What a locked session may still do: see the lock screen, unlock, or leave.
 LOCKED_ENDPOINTS = {"auth.lock", "auth.unlock_options", "auth.unlock_verify", "auth.logout"}
@@ -51,13 +57,26 @@ def session_cookie_name() -> str:
     return "__Host-sh-session" if settings.uses_https else "sh-session"
 
 
+def device_cookie_name() -> str:
+    settings = current_app.config["SETTINGS"]
+    return "__Host-device" if settings.uses_https else "sh-device"
+
+
+DEVICE_COOKIE_MAX_AGE = 400 * 24 * 60 * 60  # browsers cap cookie lifetimes at 400 days
+
+
 def clock():
     return current_app.extensions["safeharbor.clock"]
 
 
+def keyring():
+    return current_app.extensions["safeharbor.keyring"]
+
+
 def request_meta() -> RequestMeta:
     return RequestMeta(user_agent=request.headers.get("User-Agent", "")[:200],
-                       ip_address=request.remote_addr)
+                       ip_address=request.remote_addr,
+                       device_cookie=request.cookies.get(device_cookie_name()))
 
 
 def wants_json() -> bool:
@@ -77,9 +96,18 @@ def clear_session_cookie() -> None:
     g.clear_session_cookie = True
 
 
+def set_device_cookie(token: str) -> None:
+    g.new_device_token = token
+
+
 _REQUEST_STATE = ("_login_user", "csrf_token", "new_session_token", "clear_session_cookie",
-                  "user_session",
-                  "session_state", "idle_lock_seconds")
+                  "new_device_token", "user_session", "session_state", "idle_lock_seconds",
+                  "device")
+# Endpoints a device ordered wiped may still reach: the wipe confirmation, and static files.
+WIPE_ENDPOINTS = {"static", "device_api.confirm_wipe_view"}
+# Blueprints whose views show PHI: each request to them passes the device check below.
+PHI_BLUEPRINTS: set[str] = {"device_api"}
+SEEN_WRITE_INTERVAL = timedelta(minutes=1)
 
 
 def _load_session() -> Response | None:
@@ -89,15 +117,30 @@ def _load_session() -> Response | None:
         g.pop(name, None)
     g.user_session = None
     g.session_state = None
-    token = request.cookies.get(session_cookie_name())
     db = get_session()
+    now = clock().now()
+    device = g.device = find_device(db, request.cookies.get(device_cookie_name()))
+    if device is not None and device.status.must_wipe and request.endpoint not in WIPE_ENDPOINTS:
+        return wiped_response(device)
+    token = request.cookies.get(session_cookie_name())
     row = find_session(db, token)
+    if row is not None and row.device_id is not None and (device is None
+                                                          or row.device_id != device.id):
+        # NOTE: a session is bound to the device it was opened on; its cookie replayed from
+        # another browser opens nothing.
+        end_session(db, row, SessionEndReason.REVOKED, now=now,
+                    actor=actor_for(row, ip_address=request.remote_addr))
+        db.commit()
+        row = None
     if row is not None:
         policy = SessionPolicy.for_role(db, row.user.role.value)
         background = request.headers.get(BACKGROUND_HEADER) == "1"
-        state = evaluate(db, row, now=clock().now(), policy=policy,
-                         user_activity=not background and request.endpoint != "static",
+        user_activity = not background and request.endpoint != "static"
+        state = evaluate(db, row, now=now, policy=policy, user_activity=user_activity,
                          ip_address=request.remote_addr)
+        if device is not None and user_activity and now - device.last_seen_at > \
+                SEEN_WRITE_INTERVAL:
+            note_seen(device, now=now)
         db.commit()
         g.session_state = state
         if state == SessionState.ENDED:
@@ -113,7 +156,57 @@ def _load_session() -> Response | None:
         return _signed_out_response(ended=token is not None)
     if g.session_state == SessionState.LOCKED and endpoint not in LOCKED_ENDPOINTS:
         return locked_response()
+    if request.blueprint in PHI_BLUEPRINTS:
+        return _device_gate(db, device, row)
     return None
+
+
+def _device_gate(db, device, row) -> Response | None:
+    """The screen-lock attestation: PHI only on an active device that proved its screen lock
+    for this session. Anything else gets the lock screen or a device page, never data."""
+    access = phi_access(db, device, row)
+    if access.allowed:
+        return None
+    record_event(db, AuditTag.DEVICE_PHI_REFUSE, outcome="refused", reason=access.reason,
+                 actor=Actor(user_id=row.user_id, session_ref=row.id,
+                             device_id=device.id if device else None,
+                             ip_address=request.remote_addr),
+                 record_type="endpoint", record_id=request.endpoint)
+    db.commit()
+    if access.reason == "not_verified":
+        return locked_response()
+    message = DEVICE_REFUSALS.get(access.reason, DEVICE_REFUSALS["revoked"])
+    if wants_json() or is_htmx() or request.method != "GET":
+        return jsonify(error=message, device=access.reason), 403
+    return Response(render_template("device_refused.html",
+                                    message=message, reason=access.reason), status=403)
+
+
+DEVICE_REFUSALS = {
+    "pending": "This device is waiting for your administrator's approval before it can open "
+               "client information.",
+    "no_device": "This browser is not a registered device. Sign in again on it.",
+    "revoked": "This device was revoked. Ask your administrator to approve a new enrollment.",
+    "wiped": "This device was wiped. Ask your administrator to approve a new enrollment.",
+    "synced_passkey": "Your agency requires a passkey kept on this device only (not synced). "
+                      "Add a device-bound passkey to open client information.",
+    "aaguid": "Your agency does not allow this kind of passkey. Ask your administrator.",
+}
+
+
+def wiped_response(device) -> Response:
+    """What a lost or wiped-on-order device gets for any request: the browser is told to
+    clear its caches and storage, and the page's script confirms the wipe."""
+    if wants_json() or is_htmx() or request.method != "GET":
+        response = jsonify(error="This device was wiped.", wiped=True)
+        response.status_code = 410
+        if is_htmx():
+            response.headers["HX-Redirect"] = "/"
+    else:
+        response = Response(render_template("device_wiped.html"), status=410)
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    clear_session_cookie()
+    return response
 
 
 def _signed_out_response(*, ended: bool) -> Response:
@@ -144,6 +237,10 @@ def locked_response() -> Response:
 def _finish_response(response: Response) -> Response:
     settings = current_app.config["SETTINGS"]
     token = g.get("new_session_token")
+    device_token = g.get("new_device_token")
+    if device_token:
+        response.set_cookie(device_cookie_name(), device_token, max_age=DEVICE_COOKIE_MAX_AGE,
+                            secure=settings.uses_https, httponly=True, samesite="Lax", path="/")
     if token:
         response.set_cookie(session_cookie_name(), token, secure=settings.uses_https,
                             httponly=True, samesite="Lax", path="/")
