@@ -94,3 +94,23 @@ def get_session() -> Session:
     if session is None:
         session = g.db_session = current_app.extensions["safeharbor.sessions"]()
     return session
+
+
+def insert_many(connection, table, rows: list[dict]) -> None:
+    """Bulk INSERT through the driver's executemany, skipping the per-row work SQLAlchemy's
+    executemany does. Values go through each column type's own bind processor, so what lands
+    in the database is exactly what the ORM would write (sealed values stay sealed)."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    statement = table.insert().compile(dialect=dialect, column_keys=list(rows[0]))
+    names = list(statement.positiontup or statement.params)
+    missing = set(names) - set(rows[0])
+    if missing:
+        raise ValueError(f"insert_many into {table.name} needs values for {sorted(missing)}")
+    processors = [(name, table.c[name].type._cached_bind_processor(dialect)) for name in names]
+    if statement.positiontup:
+        parameters = [tuple(p(row[n]) if p else row[n] for n, p in processors) for row in rows]
+    else:
+        parameters = [{n: p(row[n]) if p else row[n] for n, p in processors} for row in rows]
+    connection.exec_driver_sql(str(statement), parameters)

@@ -10,14 +10,14 @@ from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..audit import Actor, AuditTag, record_event
 from ..auth.models import AssistantLink, Role, User, UserStatus
 from ..crypto import Keyring
 from ..crypto.models import DataKey
-from ..db import new_record_id, utcnow
+from ..db import insert_many, new_record_id, utcnow
 from .demo_data import DemoAgencyGenerator, DemoClient, demo_assistant_links, demo_staff
 from .models import (
     Appointment,
@@ -160,8 +160,7 @@ def seed_demo_agency(
         connection = session.connection()
         for model in _INSERT_ORDER:
             batch = rows.by_model.get(model)
-            if batch:
-                connection.execute(insert(model.__table__), batch)
+            insert_many(connection, model.__table__, batch or [])
         done += size
         if done == clients:
             record_event(session, AuditTag.SYSTEM_DEMO_SEED, actor=actor,
