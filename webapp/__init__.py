@@ -46,11 +46,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["safeharbor.clock"] = config_clock or Clock()
 
     from . import cli
-    from .views import account, admin, auth, device_api, guard, health, home
+    from .views import account, admin, auth, device_api, devices, guard, health, home
 
     guard.init_app(app)
     for module in (health, auth, home, account, admin, device_api):
         app.register_blueprint(module.blueprint)
+    app.register_blueprint(devices.admin_blueprint)
+    app.register_blueprint(devices.owner_blueprint)
     cli.init_app(app)
     return app
 

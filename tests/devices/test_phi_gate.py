@@ -180,7 +180,7 @@ def test_wipe_reaches_the_phone_on_its_next_request_and_leaves_it_nothing(
     assert agent_phone.client.get("/account").status_code == 302
     assert second.client.get(PHI).status_code == 200
     tags = [e.tag for e in session.scalars(select(AuditEvent).where(
-        AuditEvent.device_id == device.id))]
+        AuditEvent.record_type == "device", AuditEvent.record_id == device.id))]
     assert "device:registry:wipe" in tags and "device:registry:wiped" in tags
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from ..access.agency_settings import get_setting
 from ..audit import Actor, AuditTag, record_event
@@ -80,6 +80,9 @@ def find_device(db: Session, cookie_token: str | None) -> Device | None:
 
 
 def _device_actor(device: Device, actor: Actor) -> Actor:
+    """The actor as the device itself (its own sign-in, its wipe confirmation). When someone
+    acts on a device from elsewhere, the event keeps their device and names the target in
+    record_id."""
     return Actor(user_id=actor.user_id, label=actor.label, device_id=device.id,
                  session_ref=actor.session_ref, ip_address=actor.ip_address)
 
@@ -186,7 +189,7 @@ def approve(db: Session, keyring: Keyring, device: Device, *, actor: Actor,
     device.status, device.status_changed_at = DeviceStatus.ACTIVE, now
     device.approved_by, device.approved_at = actor.user_id or actor.label, now
     _ensure_cache_key(db, keyring, device)
-    _record(db, AuditTag.DEVICE_REGISTRY_APPROVE, device, _device_actor(device, actor))
+    _record(db, AuditTag.DEVICE_REGISTRY_APPROVE, device, actor)
 
 
 _LABEL = re.compile(r"^[\w .,'·()@#&+-]{1,80}$")
@@ -197,31 +200,37 @@ def rename(db: Session, device: Device, label: str, *, actor: Actor) -> None:
     if not _LABEL.match(label):
         raise DeviceError("A device name is 1 to 80 letters, digits, spaces or . , ' - ( ).")
     device.label = label
-    _record(db, AuditTag.DEVICE_REGISTRY_RENAME, device, _device_actor(device, actor))
+    _record(db, AuditTag.DEVICE_REGISTRY_RENAME, device, actor)
 
 
 def _close(db: Session, keyring: Keyring, device: Device, status: DeviceStatus, tag: AuditTag,
            *, actor: Actor, now: datetime, reason: str | None = None) -> int:
-    if device.status in (DeviceStatus.WIPED, DeviceStatus.REVOKED) and status != \
-            DeviceStatus.REVOKED:
-        raise DeviceError(f"This device is already {device.status.value}.")
-    if device.status == status:
-        return 0
+    if device.status.is_closed:
+        # NOTE: a closed device stays closed; in particular revoking a lost device must not
+        # cancel the wipe its next request will get.
+        raise DeviceError(f"This device is already {_CLOSED_WORDS[device.status]}.")
     device.status, device.status_changed_at = status, now
     ended = 0
     for row in db.scalars(select(UserSession).where(UserSession.device_id == device.id,
                                                     UserSession.ended_at.is_(None))):
-        end_session(db, row, SessionEndReason.REVOKED, now=now, actor=_device_actor(device,
-                                                                                     actor))
+        end_session(db, row, SessionEndReason.REVOKED, now=now, actor=actor)
         ended += 1
     if device.cache_key_id is not None:
         # NOTE: crypto-shred the phone's offline cache: without this key the ciphertext it
         # holds is noise, whether or not the phone ever connects again.
         keyring.destroy_data_key(db.connection(), device.cache_key_id)
-    _record(db, tag, device, _device_actor(device, actor), reason=reason,
+    _record(db, tag, device, actor, reason=reason,
             details={"sessions_ended": ended, "cache_key_destroyed": device.cache_key_id
                      is not None})
     return ended
+
+
+_CLOSED_WORDS = {
+    DeviceStatus.LOST: "marked lost (it is wiped on its next request)",
+    DeviceStatus.WIPE_PENDING: "ordered wiped (it is wiped on its next request)",
+    DeviceStatus.WIPED: "wiped",
+    DeviceStatus.REVOKED: "revoked",
+}
 
 
 def mark_lost(db: Session, keyring: Keyring, device: Device, *, actor: Actor,
@@ -234,8 +243,7 @@ def order_wipe(db: Session, keyring: Keyring, device: Device, *, actor: Actor, n
                reason: str | None = None) -> int:
     if device.status == DeviceStatus.LOST:
         # Already going to be wiped; record the order all the same.
-        _record(db, AuditTag.DEVICE_REGISTRY_WIPE, device, _device_actor(device, actor),
-                reason=reason)
+        _record(db, AuditTag.DEVICE_REGISTRY_WIPE, device, actor, reason=reason)
         return 0
     return _close(db, keyring, device, DeviceStatus.WIPE_PENDING, AuditTag.DEVICE_REGISTRY_WIPE,
                   actor=actor, now=now, reason=reason)
@@ -272,9 +280,13 @@ def devices_of(db: Session, user_id: str) -> list[Device]:
 
 def all_devices(db: Session, *, status: str | None = None,
                 owner_email: str | None = None) -> list[Device]:
-    statement = select(Device).join(User, User.id == Device.owner_id)
+    statement = (select(Device).join(User, User.id == Device.owner_id)
+                 .options(contains_eager(Device.owner)))
     if status:
-        statement = statement.where(Device.status == DeviceStatus(status))
+        try:
+            statement = statement.where(Device.status == DeviceStatus(status))
+        except ValueError:
+            raise DeviceError(f"There is no device status called {status!r}.") from None
     if owner_email:
         statement = statement.where(User.email == owner_email.strip().lower())
     return list(db.scalars(statement.order_by(Device.last_seen_at.desc())))
