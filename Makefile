@@ -24,7 +24,7 @@ install: $(STAMP)
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo seed --clients $(DEMO_CLIENTS) --if-empty --invites
-	$(FLASK) run --host localhost --port $(PORT)
+	$(FLASK) serve --host localhost --port $(PORT)
 
 ## The whole suite (SQLite; set TEST_DATABASE_URL for PostgreSQL).
 test: install

@@ -217,7 +217,9 @@ class Keyring:
             .where(DataKey.id == key_id)
             .values(wrapped=None, kek_id=None, destroyed_at=utcnow())
         )
-        self._ciphers.put(key_id, DISPOSED)
+        # Forget rather than mark: if the caller's transaction rolls back, the key is still
+        # there; once it commits, the next read finds it destroyed.
+        self._ciphers.discard(key_id)
 
     def forget_cached_keys(self) -> None:
         self._ciphers.clear()

@@ -303,6 +303,7 @@ def stale_pending(db: Session, cutoff: datetime) -> list[Device]:
                                                 Device.first_seen_at < cutoff)))
 
 
-__all__ = ["DeviceError", "DevicePolicy", "PhiAccess", "approve", "cache_key", "confirm_wipe",
-           "devices_of", "find_device", "mark_lost", "note_seen", "note_verified", "order_wipe",
-           "phi_access", "record_sign_in", "rename", "revoke"]
+__all__ = ["DeviceError", "DevicePolicy", "PhiAccess", "all_devices", "approve", "cache_key",
+           "confirm_wipe", "devices_of", "find_device", "mark_lost", "note_seen",
+           "note_verified", "order_wipe", "phi_access", "record_sign_in", "rename", "revoke",
+           "stale_pending", "unseen_since"]
