@@ -154,14 +154,27 @@ def phone(app):
 
 
 @pytest.fixture
-def signed_in(invite, phone):
-    """signed_in(email, role) -> a Phone whose user enrolled and is signed in."""
+def signed_in(invite, phone, session, keyring, clock):
+    """signed_in(email, role, approve=True) -> a Phone whose user enrolled and is signed in,
+    on a device an admin approved (pass approve=False to leave it waiting)."""
+    from webapp.audit import Actor
+    from webapp.devices import registry
+    from webapp.devices.models import DeviceStatus
 
-    def make(email: str = "agent@example.com", role: str = "agent", **kwargs):
+    def make(email: str = "agent@example.com", role: str = "agent", *, approve: bool = True,
+             **kwargs):
         device = phone()
         response = device.enroll(invite(email, role, **kwargs))
         assert response.status_code == 200, response.get_data(as_text=True)
-        device.load_csrf("/")
+        if approve:
+            session.expire_all()
+            registered = registry.find_device(session, device.client.get_cookie(
+                "sh-device").value)
+            if registered.status == DeviceStatus.PENDING:
+                registry.approve(session, keyring, registered, actor=Actor(label="test"),
+                                 now=clock.now())
+                session.commit()
+        device.load_csrf("/account")
         return device
 
     return make

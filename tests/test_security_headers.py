@@ -90,7 +90,7 @@ def test_state_changing_requests_without_csrf_token_are_refused(signed_in):
     response = device.client.post("/logout")  # no token
     assert response.status_code == 400 and "expired or was not sent" in response.get_data(
         as_text=True)
-    assert device.client.get("/").status_code == 200  # still signed in: nothing happened
+    assert device.client.get("/account").status_code == 200  # still signed in: nothing happened
     json_refused = device.client.post("/step-up/options", json={},
                                       headers={"X-CSRFToken": "forged"})
     assert json_refused.status_code == 400

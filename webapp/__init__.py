@@ -46,10 +46,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["safeharbor.clock"] = config_clock or Clock()
 
     from . import cli
-    from .views import account, admin, auth, device_api, devices, guard, health, home
+    from .views import account, admin, auth, crm, device_api, devices, guard, health
 
     guard.init_app(app)
-    for module in (health, auth, home, account, admin, device_api):
+    for module in (health, auth, crm, account, admin, device_api):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(devices.admin_blueprint)
     app.register_blueprint(devices.owner_blueprint)

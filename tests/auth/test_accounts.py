@@ -99,8 +99,8 @@ def test_a_user_adds_names_and_removes_passkeys_but_not_the_last(app, session, c
     device.post_form(f"/account/passkeys/{only.id}/remove")
     session.expire_all()
     assert session.get(Passkey, only.id) is None
-    assert device.client.get("/").status_code == 302  # its session ended with it
-    assert second_phone.client.get("/").status_code == 200
+    assert device.client.get("/account").status_code == 302  # its session ended with it
+    assert second_phone.client.get("/account").status_code == 200
 
 
 def test_a_user_cannot_touch_someone_elses_passkey(session, signed_in):

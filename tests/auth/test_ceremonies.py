@@ -32,8 +32,8 @@ def test_invite_enroll_and_land_signed_in(app, session, invite, phone):
     response = device.enroll(invite("new.agent@example.com", "agent"))
     assert response.status_code == 200 and response.json == {"redirect": "/"}
     assert device.session_cookie()
-    home = device.client.get("/")
-    assert home.status_code == 200 and "signed in as" in home.get_data(as_text=True)
+    home = device.client.get("/account")
+    assert home.status_code == 200 and "My passkeys" in home.get_data(as_text=True)
 
     user = session.scalar(select(User).where(User.email == "new.agent@example.com"))
     assert user.status == UserStatus.ACTIVE
@@ -91,10 +91,10 @@ def test_registration_without_user_verification_is_refused(session, invite, phon
 def test_sign_out_then_sign_in_without_typing_a_name(session, signed_in):
     device = signed_in("agent@example.com")
     assert device.logout().status_code == 302
-    assert device.client.get("/").status_code == 302  # signed out
+    assert device.client.get("/account").status_code == 302  # signed out
     response = device.sign_in()
     assert response.status_code == 200 and response.json == {"redirect": "/"}
-    assert device.client.get("/").status_code == 200
+    assert device.client.get("/account").status_code == 200
     logins = [e for e in _events(session, "auth:session:login") if e.outcome == "success"]
     assert len(logins) == 2  # enrollment, then the passkey sign-in
 
@@ -144,7 +144,7 @@ def test_bad_assertions_are_refused_and_audited(session, signed_in, overrides, r
     assert response.status_code == 400
     assert words in response.json["error"] and response.json["error"]
     assert response.json["reason"] == reason
-    assert device.session_cookie() is None or device.client.get("/").status_code == 302
+    assert device.session_cookie() is None or device.client.get("/account").status_code == 302
     event = _last_refusal(session, "auth:session:login")
     assert event.reason == reason and event.ip_address
 

@@ -27,7 +27,7 @@ def test_logout_revokes_the_session_at_once(app, phone, signed_in):
     token = device.session_cookie()
     device.logout()
     replay = _reuse_cookie(phone, app, token)
-    assert replay.client.get("/").status_code == 302
+    assert replay.client.get("/account").status_code == 302
     assert replay.client.get("/account").headers["Location"].endswith("/login")
 
 
@@ -37,7 +37,7 @@ def test_disabling_a_user_revokes_their_sessions(app, session, phone, signed_in)
     worker = session.scalar(select(User).where(User.email == "worker@example.com"))
     response = admin.post_form(f"/admin/users/{worker.id}/status", {"enabled": "0"})
     assert response.status_code == 302
-    assert agent.client.get("/").status_code == 302  # the old cookie gets nothing
+    assert agent.client.get("/account").status_code == 302  # the old cookie gets nothing
     assert "user:account:disable" in _tags(session)
 
 
@@ -46,7 +46,7 @@ def test_changing_a_role_revokes_their_sessions(app, session, signed_in):
     agent = signed_in("worker@example.com", "agent")
     worker = session.scalar(select(User).where(User.email == "worker@example.com"))
     admin.post_form(f"/admin/users/{worker.id}/role", {"role": "assistant"})
-    assert agent.client.get("/").status_code == 302
+    assert agent.client.get("/account").status_code == 302
     session.expire_all()
     row = session.scalar(select(UserSession).where(UserSession.user_id == worker.id))
     assert row.end_reason == "role_changed"
@@ -83,16 +83,16 @@ def test_locked_json_request_gets_423(clock, signed_in):
 def test_activity_while_locked_does_not_unlock(clock, signed_in):
     device = signed_in()
     clock.advance(minutes=6)
-    device.client.get("/")
+    device.client.get("/account")
     clock.advance(seconds=10)
-    assert device.client.get("/").status_code == 423
+    assert device.client.get("/account").status_code == 423
 
 
 def test_unlock_with_a_passkey_restores_access_and_rotates_the_id(session, clock, signed_in):
     device = signed_in()
     before = device.session_cookie()
     clock.advance(minutes=6)
-    assert device.client.get("/").status_code == 423
+    assert device.client.get("/account").status_code == 423
     response = device.unlock()
     assert response.status_code == 200, response.get_data(as_text=True)
     assert device.session_cookie() != before
@@ -113,7 +113,7 @@ def test_unlock_needs_the_same_users_passkey(session, clock, phone, signed_in):
                                       origin="http://localhost:5000")
     response = device.post_json("/unlock/verify", {"credential": foreign})
     assert response.status_code == 400 and response.json["reason"] == "wrong_user"
-    assert device.client.get("/").status_code == 423
+    assert device.client.get("/account").status_code == 423
 
 
 def test_unlock_without_user_verification_is_refused(clock, signed_in):
@@ -122,7 +122,7 @@ def test_unlock_without_user_verification_is_refused(clock, signed_in):
     device.load_csrf("/lock")
     response = device.unlock(user_verified=False)
     assert response.status_code == 400 and response.json["reason"] == "user_not_verified"
-    assert device.client.get("/").status_code == 423
+    assert device.client.get("/account").status_code == 423
 
 
 def test_idle_end_goes_to_sign_in(session, clock, signed_in):
@@ -139,9 +139,9 @@ def test_absolute_end_after_twelve_hours_despite_activity(session, clock, signed
     device = signed_in()
     for _ in range(12 * 60 // 4 - 1):  # active every 4 minutes, never idle, for 11h56
         clock.advance(minutes=4)
-        assert device.client.get("/").status_code == 200
+        assert device.client.get("/account").status_code == 200
     clock.advance(minutes=4)
-    assert device.client.get("/").status_code == 302
+    assert device.client.get("/account").status_code == 302
     session.expire_all()
     assert session.scalar(select(UserSession)).end_reason == "absolute"
 
@@ -152,7 +152,7 @@ def test_background_polling_is_not_activity(clock, signed_in):
         clock.advance(minutes=1)
         device.client.get("/", headers={"X-Background": "1"})
     clock.advance(seconds=5)
-    assert device.client.get("/").status_code == 423
+    assert device.client.get("/account").status_code == 423
 
 
 def test_ended_htmx_request_redirects_to_sign_in(clock, signed_in):
@@ -189,8 +189,8 @@ def test_user_sees_and_ends_their_own_sessions(session, signed_in, phone):
     assert page.count("Signed in on") == 2
     other = find_session(session, mobile.session_cookie())
     desk.post_form(f"/account/sessions/{other.id}/end")
-    assert mobile.client.get("/").status_code == 302
-    assert desk.client.get("/").status_code == 200
+    assert mobile.client.get("/account").status_code == 302
+    assert desk.client.get("/account").status_code == 200
 
 
 def test_a_user_cannot_end_someone_elses_session(session, signed_in):
@@ -206,7 +206,7 @@ def test_admin_ends_anyones_sessions(session, signed_in):
     agent = signed_in("worker@example.com")
     worker = session.scalar(select(User).where(User.email == "worker@example.com"))
     admin.post_form(f"/admin/users/{worker.id}/sessions/end")
-    assert agent.client.get("/").status_code == 302
+    assert agent.client.get("/account").status_code == 302
 
 
 @pytest.mark.parametrize("role", ["agent", "assistant", "compliance"])

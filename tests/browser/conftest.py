@@ -90,6 +90,9 @@ def _listener() -> Iterator[BaseWSGIServer]:
     # lets the kernel pick a free port with no race.
     server = make_server("localhost", 0, _LateBoundApp(), threaded=True,
                          request_handler=_QuietHandler)
+    # Request threads are joined at teardown, so none still holds a database connection when
+    # the app's engine is disposed.
+    server.daemon_threads = False
     yield server
     server.server_close()
 
@@ -119,6 +122,8 @@ def live_url(live_app, _listener) -> Iterator[str]:
     yield live_app.config["SETTINGS"].origin
     _listener.shutdown()
     thread.join(timeout=10)
+    for handler in list(getattr(_listener, "_threads", None) or []):
+        handler.join(timeout=10)
 
 
 # -- phones: a browser context, a page, and a virtual authenticator --------------------------------

@@ -5,6 +5,7 @@ and by the server on its own."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -15,6 +16,17 @@ LOCK_SCREEN_REFUSAL = "did not confirm your screen lock"
 # What the page shows: Chromium logs a document answered with a 4xx as a console error, and
 # the lock screen is (deliberately) HTTP 423.
 DOCUMENT_423 = "the server responded with a status of 423"
+
+
+
+@pytest.fixture(autouse=True)
+def _agents_devices_need_no_approval(session):
+    """These tests follow sign-in, not device approval: let agents' new phones in at once
+    (the device tests cover approval)."""
+    from webapp.access.agency_settings import set_setting
+
+    set_setting(session, "device_approval_required.agent", False, updated_by=None)
+    session.commit()
 
 
 def enroll(phone, token: str) -> None:
@@ -68,7 +80,7 @@ def test_invite_enroll_sign_in_idle_lock_unlock_and_sign_out(new_phone, invite, 
 
     # Enroll from the invite link: one resident (discoverable) credential on this phone.
     enroll(phone, token)
-    expect(page.get_by_text("signed in as")).to_be_visible()
+    expect(page.get_by_text("No appointments today.")).to_be_visible()
     credentials = phone.credentials()
     assert len(credentials) == 1 and credentials[0]["isResidentCredential"] is True
     assert credentials[0]["rpId"] == "localhost"
@@ -78,7 +90,7 @@ def test_invite_enroll_sign_in_idle_lock_unlock_and_sign_out(new_phone, invite, 
     expect(page.get_by_text("You signed out.")).to_be_visible()
     press_passkey_button(phone)  # the person's click, not the autofill
     page.wait_for_url(phone.url("/"))
-    expect(page.get_by_text("signed in as")).to_be_visible()
+    expect(page.get_by_text("No appointments today.")).to_be_visible()
     assert page.locator("#passkey-autofill").count() == 0
 
     # (a) The page's own idle timer locks the screen (Playwright's clock: no 5-minute wait)
@@ -104,12 +116,12 @@ def test_invite_enroll_sign_in_idle_lock_unlock_and_sign_out(new_phone, invite, 
     response = page.reload()
     assert response.status == 423
     expect(page.get_by_role("button", name="Unlock")).to_be_visible()
-    assert "signed in as" not in page.content()
+    assert "No appointments today" not in page.content()
 
     # Unlock with the passkey: back where we were.
     page.get_by_role("button", name="Unlock").click()
     page.wait_for_url(phone.url("/"))
-    expect(page.get_by_text("signed in as")).to_be_visible()
+    expect(page.get_by_text("No appointments today.")).to_be_visible()
     expect(page.locator("#lock-overlay")).to_be_hidden()
 
     # (b) The server locks on its own clock too, whatever the page does.
@@ -147,7 +159,7 @@ def test_passkey_autofill_signs_in_without_a_name(new_phone, invite):
         sign_out(phone, autofill_waits=False)
     assert options_request.value.header_value("X-Background") == "1"  # not the person's doing
     page.wait_for_url(phone.url("/"))
-    expect(phone.page.get_by_text("signed in as")).to_be_visible()
+    expect(phone.page.get_by_text("No appointments today.")).to_be_visible()
     assert phone.console_errors == []
 
 

@@ -90,7 +90,7 @@ def admin(signed_in):
 
 @pytest.fixture
 def agent(signed_in):
-    return signed_in("ann@example.com", "agent", display_name="Ann Agent")
+    return signed_in("ann@example.com", "agent", display_name="Ann Agent", approve=False)
 
 
 # -- the console -------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def _device_of(session, phone) -> Device:
 @pytest.fixture
 def agent_phone(session, keyring, clock, signed_in):
     """An agent signed in on a phone whose device an admin approved."""
-    phone = signed_in("agent@example.com", "agent")
+    phone = signed_in("agent@example.com", "agent", approve=False)
     device = _device_of(session, phone)
     assert device.status == DeviceStatus.PENDING  # agents' new devices wait for approval
     registry.approve(session, keyring, device, actor=ADMIN, now=clock.now())
@@ -41,7 +41,7 @@ def agent_phone(session, keyring, clock, signed_in):
 
 
 def test_new_agent_device_waits_for_approval_and_gets_no_data(session, signed_in):
-    phone = signed_in("agent@example.com", "agent")
+    phone = signed_in("agent@example.com", "agent", approve=False)
     response = phone.client.get(PHI, headers={"Accept": "application/json"})
     assert response.status_code == 403 and response.json["device"] == "pending"
     assert "key" not in response.json

@@ -53,7 +53,8 @@ class Factories:
         self.session.flush()
         return client
 
-    def full_client(self, agent: User | None = None, canary: str = "") -> Client:
+    def full_client(self, agent: User | None = None, canary: str = "",
+                    appointment_at=None) -> Client:
         """A client with a row in every PHI table; every text field carries `canary`."""
         from datetime import UTC, datetime
 
@@ -78,7 +79,7 @@ class Factories:
             PremiumPayment(client=client, premium_monthly=Decimal("31.20"),
                            payment_method=f"Card{c}", billing_day=5),
             Appointment(client=client, agent_id=client.agent_id,
-                        starts_at=datetime(2026, 12, 3, 15, 0, tzinfo=UTC),
+                        starts_at=appointment_at or datetime(2026, 12, 3, 15, 0, tzinfo=UTC),
                         place=f"Place{c}", purpose=f"Purpose{c}"),
             Note(client=client, author_id=author.id, body=f"Note{c}"),
             Communication(client=client, user_id=author.id, channel="call",

@@ -17,6 +17,11 @@ class AuditTag(StrEnum):
     CLIENT_RECORD_EDIT = "client:record:edit"
     CLIENT_RECORD_DELETE = "client:record:delete"
     CLIENT_RECORD_DISPOSE = "client:record:dispose"
+    CLIENT_SSN_REVEAL = "client:ssn:reveal"
+    CLIENT_EMERGENCY_GRANT = "client:emergency:grant"
+    CLIENT_NOTE_CREATE = "client:note:create"
+    CLIENT_COMMUNICATION_CREATE = "client:communication:create"
+    CLIENT_SEARCH = "client:search:run"
     CLIENT_IMPORT = "client:import:create"
     CLIENT_EXPORT = "client:export:create"
 

@@ -522,6 +522,18 @@
     }
   }
 
+  // A revealed SSN goes back to its masked form after a short while, without a request.
+  function scheduleRemask(root) {
+    for (const element of root.querySelectorAll("[data-remask-seconds]")) {
+      const seconds = Number(element.getAttribute("data-remask-seconds")) || 30;
+      element.removeAttribute("data-remask-seconds");
+      setTimeout(() => {
+        element.textContent = element.getAttribute("data-masked") || "";
+        element.removeAttribute("data-ssn-revealed");
+      }, seconds * 1000);
+    }
+  }
+
   function onLogoutSubmit(event) {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-logout")) return;
@@ -540,7 +552,10 @@
     document.addEventListener("htmx:configRequest", prepareHtmxRequest);
     document.addEventListener("htmx:afterRequest", onHtmxResponse);
     document.addEventListener("htmx:beforeSwap", holdSwapsWhileLocked);
-    document.addEventListener("htmx:afterSwap", () => { lastSwapAt = Date.now(); });
+    document.addEventListener("htmx:afterSwap", (event) => {
+      lastSwapAt = Date.now();
+      scheduleRemask(event.target);
+    });
     document.addEventListener("htmx:afterSettle", () => {
       lastSwapAt = Date.now();
       startAutofill(); // a boosted navigation may have brought in a sign-in field
