@@ -46,10 +46,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["safeharbor.clock"] = config_clock or Clock()
 
     from . import cli
-    from .views import account, admin, auth, crm, device_api, devices, guard, health
+    from .views import (
+        account,
+        admin,
+        auth,
+        crm,
+        device_api,
+        devices,
+        guard,
+        health,
+        imports,
+        records,
+        schedule,
+    )
 
     guard.init_app(app)
-    for module in (health, auth, crm, account, admin, device_api):
+    for module in (health, auth, crm, records, schedule, imports, account, admin, device_api):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(devices.admin_blueprint)
     app.register_blueprint(devices.owner_blueprint)

@@ -106,7 +106,7 @@ _REQUEST_STATE = ("_login_user", "csrf_token", "new_session_token", "clear_sessi
 # Endpoints a device ordered wiped may still reach: the wipe confirmation, and static files.
 WIPE_ENDPOINTS = {"static", "device_api.confirm_wipe_view"}
 # Blueprints whose views show PHI: each request to them passes the device check below.
-PHI_BLUEPRINTS: set[str] = {"device_api", "crm"}
+PHI_BLUEPRINTS: set[str] = {"device_api", "crm", "records", "schedule", "imports"}
 SEEN_WRITE_INTERVAL = timedelta(minutes=1)
 
 

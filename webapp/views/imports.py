@@ -1,0 +1,5 @@
+"""Importing a book of business (upload page)."""
+
+from flask import Blueprint
+
+blueprint = Blueprint("imports", __name__)
