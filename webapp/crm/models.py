@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Integer
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..crypto import (
@@ -43,6 +43,9 @@ class ClientStatus(StrEnum):
 
 class Client(SealedRecord, Base):
     __tablename__ = "clients"
+    # An agent's book in a stable order, paged without sorting the whole book each time
+    # (sealed names cannot be sorted in SQL).
+    __table_args__ = (Index("ix_clients_agent_created", "agent_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(RecordId(), primary_key=True, default=new_record_id)
     agent_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)

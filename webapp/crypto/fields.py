@@ -63,6 +63,8 @@ CODECS = (TEXT, DATE, DATETIME, DECIMAL, INTEGER)
 class Envelope(bytes):
     """Bytes that are known to be a sealed value (as read from, or sealed for, the database)."""
 
+    __slots__ = ()
+
 
 class _Pending:
     """Marks a sealed column whose new plaintext waits for the flush hook to seal it."""
@@ -113,7 +115,8 @@ class Encrypted(Generic[T]):
         if sealed is None or sealed is PENDING:
             return None
         opened = keyring_of(instance).open(
-            sealed, context=instance._seal_context(self.name), where=instance._where(self.name)
+            sealed, context=instance._seal_context(self.name),
+            where=lambda: instance._where(self.name),
         )
         value = DISPOSED if opened is DISPOSED else self.codec.decode(opened)  # type: ignore[arg-type]
         plain[self.name] = value

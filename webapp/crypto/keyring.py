@@ -111,15 +111,15 @@ class _BoundedCache:
         self._lock = threading.Lock()
 
     def get(self, key: int) -> object | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[1] < self._clock():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry[0]
+        # NOTE: the hit path takes no lock (a dict read is atomic under the GIL) and does not
+        # reorder: eviction is oldest-inserted first, which is enough for a key cache.
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[1] < self._clock():
+            self.discard(key)
+            return None
+        return entry[0]
 
     def put(self, key: int, value: object) -> None:
         with self._lock:
@@ -247,29 +247,34 @@ class Keyring:
     def seal(self, plaintext: bytes, *, key_id: int, context: bytes) -> bytes:
         return self.sealer(key_id)(plaintext, context)
 
-    def open(self, envelope: bytes, *, context: bytes, where: str) -> bytes | Disposed:
+    def open(self, envelope: bytes, *, context: bytes,
+             where: str | Callable[[], str]) -> bytes | Disposed:
         """Decrypt `envelope`, authenticated against its header and `context`.
 
-        `where` names the place (table.column row) for the error message; it holds no value.
+        `where` names the place (table.column row) for the error message, or is a function
+        that does, called only on an error; it never holds a value.
         """
+        problem = None
         if len(envelope) < HEADER_BYTES + 16:
-            raise TamperedCiphertext(f"{where}: ciphertext is truncated")
-        version, key_id = _HEADER.unpack_from(envelope)
-        if version != ENVELOPE_VERSION:
-            raise TamperedCiphertext(f"{where}: unknown envelope version {version}")
-        cipher = self._cipher(key_id)
-        if cipher is DISPOSED:
-            return DISPOSED
-        header = envelope[:HEADER_BYTES]
-        try:
-            return cipher.decrypt(  # type: ignore[union-attr]
-                envelope[_HEADER.size : HEADER_BYTES], envelope[HEADER_BYTES:], header + context
-            )
-        except InvalidTag:
-            raise TamperedCiphertext(
-                f"{where}: ciphertext failed authentication (edited, or copied from another "
-                "row or column)"
-            ) from None
+            problem = "ciphertext is truncated"
+        else:
+            version, key_id = _HEADER.unpack_from(envelope)
+            if version != ENVELOPE_VERSION:
+                problem = f"unknown envelope version {version}"
+            else:
+                cipher = self._cipher(key_id)
+                if cipher is DISPOSED:
+                    return DISPOSED
+                try:
+                    return cipher.decrypt(  # type: ignore[union-attr]
+                        envelope[_HEADER.size : HEADER_BYTES], envelope[HEADER_BYTES:],
+                        envelope[:HEADER_BYTES] + context,
+                    )
+                except InvalidTag:
+                    problem = ("ciphertext failed authentication (edited, or copied from "
+                               "another row or column)")
+        place = where() if callable(where) else where
+        raise TamperedCiphertext(f"{place}: {problem}")
 
     @staticmethod
     def key_id_of(envelope: bytes) -> int:
