@@ -113,3 +113,10 @@ def test_error_pages_do_not_echo_input(app):
     response = app.test_client().get("/no-such-page-<script>CANARY</script>")
     assert response.status_code in (302, 404)
     assert "CANARY" not in response.get_data(as_text=True)
+
+
+def test_oversized_bodies_are_refused_before_anything_reads_them(signed_in):
+    device = signed_in()
+    response = device.post_form("/logout", {"padding": "x" * (1024 * 1024 + 10)})
+    assert response.status_code == 413
+    assert device.client.get("/account").status_code == 200  # nothing happened

@@ -39,7 +39,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_production(settings, web_root=Path(app.root_path).parent, kek_path=kek_path)
 
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)
-    app.config.update(SECRET_KEY=settings.secret_key, SETTINGS=settings)
+    app.config.update(SECRET_KEY=settings.secret_key, SETTINGS=settings,
+                      # NOTE: no request body larger than this is read at all, so no large
+                      # upload is ever spooled to a temporary file (the import page raises
+                      # its own limit and parses in memory).
+                      MAX_CONTENT_LENGTH=1024 * 1024)
     database_url = settings.database_url or f"sqlite:///{instance / 'safeharbor.db'}"
     _init_data_layer(app, settings, database_url=database_url, kek_path=kek_path)
 

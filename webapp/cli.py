@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -21,6 +22,8 @@ from . import jobs, migrate
 from .access.agency_settings import get_setting
 from .audit import Actor, AuditTag, record_event, verify_chain
 from .auth.invites import invite_url, issue_invite
+from .auth.models import User
+from .crm import importer
 from .crm.models import Client
 from .crm.seeding import ensure_demo_staff, seed_demo_agency
 from .db import get_session
@@ -37,6 +40,7 @@ devices_cli = AppGroup("devices", help=(
     "Exit codes: 0 done; 1 the device's state refuses the change (nothing is changed); "
     "2 bad input, such as an unknown device id."))
 scheduler_cli = AppGroup("scheduler", help="Scheduled jobs (one scheduler per deployment).")
+clients_cli = AppGroup("clients", help="Clients: importing a book of business.")
 
 
 def operator() -> Actor:
@@ -321,6 +325,57 @@ def devices_revoke(device_id: str) -> None:
     click.echo(_closed_message("Revoked:", device, ended, had_key))
 
 
+# -- clients ---------------------------------------------------------------------------------
+
+IMPORT_ERRORS_SHOWN = 50
+
+
+@clients_cli.command("import")
+@click.argument("csv_file", metavar="FILE.csv",
+                type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--agent", "agent_email", required=True, metavar="EMAIL",
+              help="The agent whose book receives the clients.")
+def clients_import(csv_file: Path, agent_email: str) -> None:
+    """Import a book of business from a CSV file (columns: see the README) into an agent's
+    book. All or nothing: any bad cell is reported by line and column and nothing is
+    imported (exit 1)."""
+    session = get_session()
+    agent = session.scalar(select(User).where(
+        func.lower(User.email) == agent_email.strip().lower()))
+    if agent is None:
+        raise click.UsageError(f"No user with email {agent_email!r}; `flask users invite EMAIL "
+                               "--role agent` invites one.")
+    try:
+        importer.check_agent(agent)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    zone = ZoneInfo(get_setting(session, "agency_timezone"))
+    now = current_app.extensions["safeharbor.clock"].now()
+    started = time.perf_counter()
+    try:
+        book = importer.parse_book(csv_file.read_bytes(), zone=zone, now=now)
+    except importer.ImportRefused as refused:
+        session.rollback()
+        importer.record_refusal(session, refused, agent=agent, actor=operator())
+        session.commit()
+        count = len(refused.errors)
+        more = " (reading stopped there)" if refused.truncated else ""
+        click.echo(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} in "
+                   f"{csv_file.name}{more}.", err=True)
+        for line in importer.error_lines(refused.errors, IMPORT_ERRORS_SHOWN):
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    with click.progressbar(length=len(book.clients), label="Importing clients",
+                           file=sys.stderr) as bar:
+        summary = importer.write_book(session, current_app.extensions["safeharbor.keyring"],
+                                      book, agent=agent, now=now, actor=operator(),
+                                      progress=bar.update)
+        session.commit()
+    elapsed = time.perf_counter() - started
+    click.echo(f"Imported into {agent.email}'s book: {summary.describe()} "
+               f"in {elapsed:.1f} s.")
+
+
 # -- scheduler -------------------------------------------------------------------------------
 
 @scheduler_cli.command("run")
@@ -383,6 +438,7 @@ def serve_command(ctx: click.Context, info: ScriptInfo, scheduler: bool, **run_o
 
 
 def init_app(app: Flask) -> None:
-    for group in (db_cli, demo_cli, keys_cli, audit_cli, users_cli, devices_cli, scheduler_cli):
+    for group in (db_cli, demo_cli, keys_cli, audit_cli, users_cli, devices_cli, scheduler_cli,
+                  clients_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve_command)

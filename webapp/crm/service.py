@@ -233,6 +233,7 @@ def search_clients(db: Session, keyring: Keyring, viewer: User, query: str, *, p
     page = max(1, min(page, 1000))
     rows = db.scalars(statement.where(Client.agent_id == viewer.id).order_by(Client.id)
                       .limit(per_page + 1).offset((page - 1) * per_page)).all()
+    keyring.prefetch(c.data_key_id for c in rows)
     classes = allowed_classes(viewer.role)
     listed = [project("client", {"first_name": c.first_name, "last_name": c.last_name,
                                  "date_of_birth": c.date_of_birth, "phone": c.phone},
@@ -249,6 +250,7 @@ def list_clients(db: Session, viewer: User, *, page: int = 1, per_page: int = 50
                                            Client.status != ClientStatus.DISPOSED)
                       .order_by(Client.created_at, Client.id)
                       .limit(per_page + 1).offset((page - 1) * per_page)).all()
+    db.info["keyring"].prefetch(c.data_key_id for c in rows)
     classes = allowed_classes(viewer.role)
     listed = [project("client", {"first_name": c.first_name, "last_name": c.last_name,
                                  "date_of_birth": c.date_of_birth, "phone": c.phone},

@@ -139,12 +139,16 @@ class Encrypted(Generic[T]):
 
 
 def keyring_of(instance) -> Keyring:
+    cached = instance.__dict__.get("_keyring")
+    if cached is not None:
+        return cached
     session = object_session(instance)
     if session is None or "keyring" not in session.info:
         raise RuntimeError(
             f"{type(instance).__name__} is not attached to a session with a keyring"
         )
-    return session.info["keyring"]
+    keyring = instance.__dict__["_keyring"] = session.info["keyring"]
+    return keyring
 
 
 class SealedRecord:

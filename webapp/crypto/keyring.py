@@ -210,6 +210,25 @@ class Keyring:
             return None
         return unwrap_key(self._kek(row.kek_id), row.wrapped, key_id=key_id, purpose=row.purpose)
 
+    def prefetch(self, key_ids) -> None:
+        """Unwrap the data keys of many records with one query (a list page after a restart
+        would otherwise fetch one key per row)."""
+        missing = {k for k in key_ids if k is not None and self._ciphers.get(k) is None}
+        if not missing:
+            return
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(DataKey.id, DataKey.purpose, DataKey.kek_id, DataKey.wrapped)
+                .where(DataKey.id.in_(missing))
+            ).all()
+        for row in rows:
+            if row.wrapped is None:
+                self._ciphers.put(row.id, DISPOSED)
+            else:
+                dek = unwrap_key(self._kek(row.kek_id), row.wrapped, key_id=row.id,
+                                 purpose=row.purpose)
+                self._ciphers.put(row.id, AESGCM(dek))
+
     def destroy_data_key(self, connection, key_id: int) -> None:
         """Crypto-shred: erase the wrapped key. Runs in the caller's transaction."""
         connection.execute(

@@ -341,6 +341,13 @@ def init_app(app: Flask) -> None:
             return jsonify(error=message), 429
         return render_template("errors/400.html", message=message), 429
 
+    @app.errorhandler(413)
+    def _too_large(_error):
+        message = "That is more data than this page accepts."
+        if wants_json() or is_htmx():
+            return jsonify(error=message), 413
+        return render_template("errors/400.html", message=message), 413
+
     @app.errorhandler(404)
     def _not_found(_error):
         return render_template("errors/404.html"), 404
