@@ -355,7 +355,7 @@ def list_page(session, client_cls, agent_id: str, offset: int, *, read: bool = T
         .order_by(client_cls.created_at, client_cls.id).limit(PAGE).offset(offset)).all()
     if not read:
         return clients
-    if "keyring" in session.info:  # the encrypted side unwraps a page's keys in one query,
+    if hasattr(client_cls, "data_key_id"):  # the encrypted side unwraps a page's keys at once,
         session.info["keyring"].prefetch(c.data_key_id for c in clients)  # as /clients does
     return [tuple(getattr(c, f) for f in LIST_FIELDS) for c in clients]
 

@@ -95,7 +95,7 @@ EXPECTED = {
     # role: (fields that must appear somewhere, where the card fields must appear)
     "owner": CARD_FIELDS,
     "other_agent": set(),
-    "assistant_linked": set(),  # the schedule page (next) will show SCHEDULE_FIELDS
+    "assistant_linked": SCHEDULE_FIELDS,
     "assistant_unlinked": set(),
     "admin": set(),
     "compliance": set(),
@@ -127,7 +127,8 @@ def test_owner_today_shows_the_appointment_with_call_and_map_links(agency):
     phones, _client = agency
     today = phones["owner"].client.get("/").get_data(as_text=True)
     assert f"Last{C}" in today and f"Place{C}" in today and "10:00 AM" in today
-    assert 'href="tel:' in today and "maps.google.com" in today
+    assert 'href="tel:' in today and 'href="geo:0,0?q=' in today
+    assert "google" not in today  # no third-party map site gets the address
 
 
 def test_ssn_reveal_needs_step_up_and_is_audited(agency, clock, session):

@@ -205,12 +205,17 @@ def appointments_between(db: Session, viewer: User, start: datetime, end: dateti
     """The appointments a person may see in [start, end), in order, as projections."""
     visible = schedule_agent_ids(db, viewer)
     if agent_ids is not None:
-        visible = [a for a in visible if a in set(agent_ids)]
+        wanted = set(agent_ids)
+        visible = [a for a in visible if a in wanted]
     if not visible:
         return []
+    # NOTE: the client must still belong to the appointment's agent (a reassigned client's
+    # old appointments stay out of the old agent's view) and must not be disposed.
     rows = db.scalars(
         select(Appointment)
-        .where(Appointment.agent_id.in_(visible), Appointment.starts_at >= start,
+        .join(Client, Client.id == Appointment.client_id)
+        .where(Appointment.agent_id.in_(visible), Client.agent_id == Appointment.agent_id,
+               Client.status != ClientStatus.DISPOSED, Appointment.starts_at >= start,
                Appointment.starts_at < end,
                Appointment.status != AppointmentStatus.CANCELLED)
         .options(selectinload(Appointment.client))
