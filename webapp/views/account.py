@@ -11,22 +11,10 @@ from ..auth.accounts import AccountError, remove_passkey, rename_passkey
 from ..auth.models import SessionEndReason, UserSession
 from ..auth.sessions import actor_for, end_session, live_sessions
 from ..db import get_session
+from ..devices.registry import label_for
 from .guard import clock
 
 blueprint = Blueprint("account", __name__)
-
-
-def describe_browser(user_agent: str) -> str:
-    """"iPhone · Safari" from a user agent: enough for a person to recognise a session."""
-    ua = user_agent.lower()
-    platform = next((name for marker, name in (
-        ("iphone", "iPhone"), ("ipad", "iPad"), ("android", "Android"), ("cros", "Chromebook"),
-        ("macintosh", "Mac"), ("windows", "Windows"), ("linux", "Linux")) if marker in ua),
-        "Unknown device")
-    browser = next((name for marker, name in (
-        ("edg/", "Edge"), ("firefox/", "Firefox"), ("chrome/", "Chrome"),
-        ("chromium/", "Chromium"), ("safari/", "Safari")) if marker in ua), "browser")
-    return f"{platform} · {browser}"
 
 
 def _when(moment: datetime | None) -> str:
@@ -34,7 +22,7 @@ def _when(moment: datetime | None) -> str:
 
 
 def session_view(row: UserSession, current_id: str | None) -> dict:
-    return {"id": row.id, "device": describe_browser(row.user_agent),
+    return {"id": row.id, "device": label_for(row.user_agent),
             "signed_in": _when(row.created_at), "last_seen": _when(row.last_activity_at),
             "current": row.id == current_id}
 
