@@ -105,7 +105,7 @@ def test_ceremony_endpoints_are_rate_limited(phone):
 
 def test_enrollment_is_rate_limited(phone):
     device = phone()
-    statuses = [device.client.get("/enroll/guess-{i}").status_code for i in range(12)]
+    statuses = [device.client.get(f"/enroll/guess-{i}").status_code for i in range(12)]
     assert statuses[0] == 410 and statuses[-1] == 429
 
 
@@ -120,3 +120,11 @@ def test_oversized_bodies_are_refused_before_anything_reads_them(signed_in):
     response = device.post_form("/logout", {"padding": "x" * (1024 * 1024 + 10)})
     assert response.status_code == 413
     assert device.client.get("/account").status_code == 200  # nothing happened
+
+
+def test_nul_bytes_in_form_fields_are_a_clear_400(signed_in):
+    admin = signed_in("boss@example.com", "admin")
+    response = admin.post_form("/admin/users", {"email": "a\x00@example.com",
+                                                "display_name": "X", "role": "agent"})
+    assert response.status_code == 400
+    assert admin.client.get("/account").status_code == 200

@@ -7,10 +7,21 @@ Views behind it can rely on: `g.user_session` (a live, unlocked session) and `cu
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -110,7 +121,24 @@ PHI_BLUEPRINTS: set[str] = {"device_api", "crm", "records", "schedule", "imports
 SEEN_WRITE_INTERVAL = timedelta(minutes=1)
 
 
+# Every path parameter in this app is an opaque id, a token or a section name.
+_PATH_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _check_path_values() -> None:
+    """Junk in a path parameter (NUL bytes, slashes, SQL) is a plain 404 before any view or
+    query sees it; PostgreSQL would otherwise refuse a NUL byte with an error."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and not _PATH_VALUE.match(value):
+            abort(404)
+    if request.method == "POST" and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data") and any(
+            "\x00" in value for value in request.form.values()):
+        abort(400)  # no text field of ours takes a NUL byte (PostgreSQL refuses them too)
+
+
 def _load_session() -> Response | None:
+    _check_path_values()
     # NOTE: start from nothing even if an app context outlives a request (tests, CLI-driven
     # requests): no identity may leak from one request into the next.
     for name in _REQUEST_STATE:
