@@ -122,9 +122,22 @@ def test_oversized_bodies_are_refused_before_anything_reads_them(signed_in):
     assert device.client.get("/account").status_code == 200  # nothing happened
 
 
-def test_nul_bytes_in_form_fields_are_a_clear_400(signed_in):
+@pytest.mark.parametrize(("data", "message"), [
+    ({"email": "a\x00@example.com", "display_name": "X"}, "That is not an email address."),
+    ({"email": "a@example.com", "display_name": "X\x00Y"}, "Use letters, spaces"),
+])
+def test_nul_bytes_in_form_fields_get_a_clear_message(session, signed_in, data, message):
+    from sqlalchemy import select
+
+    from webapp.auth.models import User
+
     admin = signed_in("boss@example.com", "admin")
-    response = admin.post_form("/admin/users", {"email": "a\x00@example.com",
-                                                "display_name": "X", "role": "agent"})
-    assert response.status_code == 400
-    assert admin.client.get("/account").status_code == 200
+    response = admin.post_form("/admin/users", {**data, "role": "agent"})
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert session.scalar(select(User).where(User.email == "a@example.com")) is None
+
+
+@pytest.mark.parametrize("path", ["/clients/%00", "/clients/a%00b/sections/notes",
+                                  "/admin/devices/%00"])
+def test_junk_path_values_are_404_before_any_query(signed_in, path):
+    assert signed_in().client.get(path).status_code == 404

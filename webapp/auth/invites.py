@@ -16,7 +16,8 @@ from ..audit import Actor, AuditTag, record_event
 from .errors import InviteRefused
 from .models import AssistantLink, EnrollmentInvite, Role, User, UserStatus
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,63}$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,189}\.[^@\s\x00-\x1f]{2,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _INVITE_MESSAGES = {
     "unknown": "This enrollment link is not valid. Ask your administrator for a new one.",
@@ -70,6 +71,9 @@ def issue_invite(
     if agents and role_value != Role.ASSISTANT:
         raise ValueError("only assistants are linked to agents (--agent)")
     user = db.scalar(select(User).where(User.email == email))
+    if display_name is not None and (_CONTROL.search(display_name) or
+                                     not 1 <= len(display_name.strip()) <= 120):
+        raise ValueError("a name is 1 to 120 characters, without control characters")
     if user is None:
         user = User(email=email, display_name=display_name or email.split("@")[0],
                     role=role_value, status=UserStatus.INVITED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Regexp, ValidationError
 
 from ..auth.models import Role
 
@@ -21,7 +21,8 @@ class InviteForm(FlaskForm):
         Email("That is not an email address.", check_deliverability=False),
         Length(max=254)])
     display_name = StringField("Name", validators=[
-        DataRequired("Enter the person's name."), Length(max=120)])
+        DataRequired("Enter the person's name."), Length(max=120),
+        Regexp(r"^[^\x00-\x1f\x7f]*$", message="Use letters, spaces and punctuation only.")])
     role = SelectField("Role", choices=ROLE_CHOICES)
     agents = SelectMultipleField("Supports agents", choices=[])
 
