@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..audit import Actor, AuditTag, record_event
 from ..crypto import Keyring
 from ..devices.models import Device
-from ..devices.registry import note_verified, record_sign_in
+from ..devices.registry import note_verified, platform_of, record_sign_in
 from . import ceremonies, passkeys
 from .errors import AuthRefused, CeremonyRefused
 from .invites import find_invite
@@ -43,12 +43,8 @@ class RequestMeta:
 
 
 def _default_passkey_name(user_agent: str) -> str:
-    ua = user_agent.lower()
-    for marker, name in (("iphone", "iPhone"), ("ipad", "iPad"), ("android", "Android phone"),
-                         ("macintosh", "Mac"), ("windows", "Windows PC"), ("linux", "Linux")):
-        if marker in ua:
-            return f"Passkey on {name}"
-    return "Passkey"
+    platform = platform_of(user_agent)
+    return "Passkey" if platform == "Unknown" else f"Passkey on {platform}"
 
 
 # -- enrollment ---------------------------------------------------------------------------------

@@ -364,8 +364,7 @@ def find_record(db: Session, *, client: Client, section: str, record_id: str,
                      reason="not_visible", record_type=SECTION_KINDS.get(section, "record"),
                      record_id=record_id[:40] if isinstance(record_id, str) else None,
                      client_id=client.id)
-        db.commit()
-        raise RecordNotFound(record_id)
+        raise RecordNotFound(record_id)  # the view commits the refusal event
     return record
 
 

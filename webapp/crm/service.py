@@ -74,8 +74,7 @@ def visible_client(db: Session, viewer: User, client_id: str, *, now: datetime,
         record_event(db, AuditTag.CLIENT_RECORD_VIEW, actor=actor, outcome="refused",
                      reason="not_visible", record_type="client",
                      record_id=client_id[:40] if isinstance(client_id, str) else None)
-        db.commit()
-        raise ClientNotVisible(client_id)
+        raise ClientNotVisible(client_id)  # the view commits the refusal event
     return client
 
 

@@ -41,6 +41,8 @@ def _client_or_404(client_id: str):
 
 @blueprint.errorhandler(ClientNotVisible)
 def _client_not_visible(_error):
+    # NOTE: keep the audited refusal: nothing else was written before a visibility check.
+    get_session().commit()
     return _not_found()
 
 

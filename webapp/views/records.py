@@ -202,6 +202,8 @@ def _not_found():
 @blueprint.errorhandler(ClientNotVisible)
 @blueprint.errorhandler(RecordNotFound)
 def _not_visible(_error):
+    # NOTE: keep the audited refusal: nothing else was written before a visibility check.
+    get_session().commit()
     return _not_found()
 
 
