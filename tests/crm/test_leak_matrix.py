@@ -13,7 +13,7 @@ from sqlalchemy import select
 from webapp.auth.models import User
 from webapp.clock import FrozenClock
 
-C = "Zq9"  # every canary carries this, with a prefix naming the field
+C = "Zq9~"  # every canary carries this, with a prefix naming the field
 CANARIES = {
     # field: canary as stored by factories.full_client(canary=C)
     "client.first_name": f"First{C}", "client.last_name": f"Last{C}",

@@ -16,7 +16,7 @@ from webapp.clock import FrozenClock
 from webapp.crm import schedule as booking
 from webapp.crm.models import Appointment, AppointmentStatus
 
-C = "Sch7"  # the canary every field of the agent's client carries
+C = "Sch7~"  # the canary every field of the agent's client carries
 NEW_YORK = ZoneInfo("America/New_York")
 MEDICAL = [f"Condition{C}", f"Med{C}", f"{C}mg", f"Daily{C}", f"Dr{C}", f"Spec{C}"]
 NOT_SCHEDULE = [*MEDICAL, f"Plan{C}", f"Carrier{C}", f"M{C}", f"CL{C}", f"Visit{C}",
