@@ -54,18 +54,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         account,
         admin,
         auth,
+        compliance,
         crm,
         device_api,
         devices,
         guard,
         health,
         imports,
+        pwa,
         records,
         schedule,
     )
 
     guard.init_app(app)
-    for module in (health, auth, crm, records, schedule, imports, account, admin, device_api):
+    for module in (health, pwa, auth, crm, records, schedule, imports, account, admin, device_api,
+                   compliance):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(devices.admin_blueprint)
     app.register_blueprint(devices.owner_blueprint)
