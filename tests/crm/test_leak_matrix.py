@@ -74,6 +74,7 @@ def _requests(client_id: str):
     yield "schedule", "GET", "/schedule", None
     yield "account", "GET", "/account", None
     yield "devices", "GET", "/devices", None
+    yield "offline_copy", "GET", "/devices/offline-copy", None
 
 
 def _collect(phone, client_id: str) -> dict[str, str]:
@@ -121,6 +122,9 @@ def test_owner_sees_every_card_field_on_the_card_itself(agency):
     missing = [f for f in CARD_FIELDS if CANARIES[f] not in card]
     assert not missing
     assert CANARIES["client.ssn"] not in card and "•••-••-" in card
+    offline = phones["owner"].client.get("/devices/offline-copy").get_data(as_text=True)
+    assert not [f for f in CARD_FIELDS if CANARIES[f] not in offline]
+    assert CANARIES["client.ssn"] not in offline
 
 
 def test_owner_today_shows_the_appointment_with_call_and_map_links(agency):

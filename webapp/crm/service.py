@@ -198,6 +198,39 @@ def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class TodayPage:
+    day: datetime
+    appointments: list[Projection]
+    next_appointment: Projection | None
+
+
+def today_page(db: Session, viewer: User, *, now: datetime, zone: ZoneInfo) -> TodayPage:
+    """The viewer's appointments for today in the agency's time zone, and the next one."""
+    start, end = day_bounds(now.astimezone(zone).date(), zone)
+    appointments = appointments_between(db, viewer, start, end, zone)
+    upcoming = [a for a in appointments if a.starts_at >= now.astimezone(zone)]
+    return TodayPage(start, appointments, upcoming[0] if upcoming else None)
+
+
+OFFLINE_CARDS_MAX = 40  # more appointments than that in a day is not a day in the field
+
+
+def offline_cards(db: Session, viewer: User, today: TodayPage, *, now: datetime,
+                  actor: Actor) -> list[ClientCard]:
+    """The cards of today's clients that the viewer may open, for the phone's offline copy.
+    The same projections as the card pages: the offline copy holds nothing more."""
+    cards = []
+    for client_id in list(dict.fromkeys(a.client_id for a in today.appointments))[
+            :OFFLINE_CARDS_MAX]:
+        try:
+            client = visible_client(db, viewer, client_id, now=now, actor=actor)
+        except ClientNotVisible:
+            continue  # the refusal is audited; the rest of the day still goes offline
+        cards.append(client_card(viewer, client))
+    return cards
+
+
 def appointments_between(db: Session, viewer: User, start: datetime, end: datetime,
                          zone: ZoneInfo, *, agent_ids: Sequence[str] | None = None
                          ) -> list[Projection]:

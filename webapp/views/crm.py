@@ -62,16 +62,11 @@ def today():
         return render_template("home.html", me={"display_name": current_user.display_name,
                                                 "role": current_user.role.value})
     db = get_session()
-    zone = agency_zone()
-    now = clock().now()
-    start, end = service.day_bounds(now.astimezone(zone).date(), zone)
-    appointments = service.appointments_between(db, current_user, start, end, zone)
-    upcoming = [a for a in appointments if a.starts_at >= now.astimezone(zone)]
-    service.record_view(db, actor(), [a.client_id for a in appointments], "today")
+    page = service.today_page(db, current_user, now=clock().now(), zone=agency_zone())
+    service.record_view(db, actor(), [a.client_id for a in page.appointments], "today")
     db.commit()
-    return render_template("crm/today.html", appointments=appointments,
-                           next_appointment=upcoming[0] if upcoming else None,
-                           day=start)
+    return render_template("crm/today.html", appointments=page.appointments,
+                           next_appointment=page.next_appointment, day=page.day)
 
 
 # -- Clients -------------------------------------------------------------------------------------
