@@ -57,3 +57,7 @@ class AuditTag(StrEnum):
     DEVICE_CACHE_KEY_ISSUE = "device:cache-key:issue"
     DEVICE_POLICY_CHANGE = "device:policy:change"
     SYSTEM_JOB_RUN = "system:job:run"
+
+    # compliance review: who looked at the trail and at emergency grants
+    COMPLIANCE_TRAIL_VIEW = "compliance:trail:view"
+    COMPLIANCE_EMERGENCY_VIEW = "compliance:emergency:view"
