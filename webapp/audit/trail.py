@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -71,6 +71,21 @@ def _check_details(details: Mapping[str, Any]) -> str:
     return json.dumps(dict(details), sort_keys=True, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """One event for `record_events`: the same fields `record_event` takes."""
+
+    tag: AuditTag
+    actor: Actor
+    outcome: str = "success"
+    reason: str | None = None
+    record_type: str | None = None
+    record_id: str | None = None
+    client_id: str | None = None
+    details: Mapping[str, Any] | None = None
+    occurred_at: datetime | None = None
+
+
 def record_event(
     session: Session,
     tag: AuditTag,
@@ -85,42 +100,69 @@ def record_event(
     occurred_at: datetime | None = None,
 ) -> AuditEvent:
     """Append an event in `session`'s transaction (the caller commits)."""
-    if outcome not in ("success", "failure", "refused"):
-        raise ValueError(f"unknown outcome {outcome!r}")
-    # Lock the head row first (row lock on PostgreSQL, the write lock on SQLite): appenders
-    # queue here, so no two events ever claim the same predecessor.
-    bumped = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == _HEAD_ID)
-        .values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq)
-    ).scalar_one_or_none()
-    if bumped is None:
-        session.add(AuditHead(id=_HEAD_ID, seq=1, hash=GENESIS_HASH))
-        session.flush()
-        bumped = 1
-    prev_hash = session.scalar(select(AuditHead.hash).where(AuditHead.id == _HEAD_ID))
-    values = {
-        "seq": bumped,
-        "occurred_at": occurred_at or utcnow(),
-        "tag": str(AuditTag(tag)),
-        "outcome": outcome,
-        "reason": reason,
-        "actor_user_id": actor.user_id,
-        "actor_label": actor.label,
-        "device_id": actor.device_id,
-        "session_ref": actor.session_ref,
-        "ip_address": actor.ip_address,
-        "record_type": record_type,
-        "record_id": record_id,
-        "client_id": client_id,
-        "details_json": _check_details(details or {}),
-    }
+    prev_hash, [values] = _claim(session, [PendingEvent(
+        tag, actor, outcome, reason, record_type, record_id, client_id, details, occurred_at)])
     digest = chain_hash(prev_hash, values)
     event = AuditEvent(**values, prev_hash=prev_hash, hash=digest)
     session.add(event)
     session.execute(update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=digest))
     return event
+
+
+def record_events(session: Session, events: Sequence[PendingEvent]) -> None:
+    """Append several events at once, in order, in `session`'s transaction.
+
+    The same chain as one `record_event` call per event, in a handful of statements instead of
+    four per event: a page listing 50 clients records 50 view events.
+    """
+    if not events:
+        return
+    prev_hash, rows = _claim(session, events)
+    for values in rows:
+        values["prev_hash"] = prev_hash
+        values["hash"] = prev_hash = chain_hash(prev_hash, values)
+    session.execute(insert(AuditEvent), rows)
+    session.execute(update(AuditHead).where(AuditHead.id == _HEAD_ID).values(hash=prev_hash))
+
+
+def _claim(session: Session, events: Sequence[PendingEvent]) -> tuple[str, list[dict]]:
+    """Reserve the next len(events) sequence numbers; their column values and the hash of the
+    event before the first. The head row stays locked until the caller's transaction ends."""
+    for event in events:
+        if event.outcome not in ("success", "failure", "refused"):
+            raise ValueError(f"unknown outcome {event.outcome!r}")
+    # Lock the head row first (row lock on PostgreSQL, the write lock on SQLite): appenders
+    # queue here, so no two events ever claim the same predecessor.
+    count = len(events)
+    last = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == _HEAD_ID)
+        .values(seq=AuditHead.seq + count)
+        .returning(AuditHead.seq)
+    ).scalar_one_or_none()
+    if last is None:
+        session.add(AuditHead(id=_HEAD_ID, seq=count, hash=GENESIS_HASH))
+        session.flush()
+        last = count
+    prev_hash = session.scalar(select(AuditHead.hash).where(AuditHead.id == _HEAD_ID))
+    now = utcnow()
+    rows = [{
+        "seq": last - count + 1 + index,
+        "occurred_at": event.occurred_at or now,
+        "tag": str(AuditTag(event.tag)),
+        "outcome": event.outcome,
+        "reason": event.reason,
+        "actor_user_id": event.actor.user_id,
+        "actor_label": event.actor.label,
+        "device_id": event.actor.device_id,
+        "session_ref": event.actor.session_ref,
+        "ip_address": event.actor.ip_address,
+        "record_type": event.record_type,
+        "record_id": event.record_id,
+        "client_id": event.client_id,
+        "details_json": _check_details(event.details or {}),
+    } for index, event in enumerate(events)]
+    return prev_hash, rows
 
 
 @dataclass(frozen=True)
