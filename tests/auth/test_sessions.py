@@ -155,6 +155,18 @@ def test_background_polling_is_not_activity(clock, signed_in):
     assert device.client.get("/account").status_code == 423
 
 
+@pytest.mark.parametrize("path", ["/sw.js", "/manifest.webmanifest", "/offline",
+                                  "/static/app.js"])
+def test_the_browser_fetching_the_app_shell_is_not_activity(clock, signed_in, path):
+    device = signed_in()
+    for _ in range(5):
+        clock.advance(minutes=1)
+        with device.client.get(path) as response:  # closes a streamed static file
+            assert response.status_code == 200
+    clock.advance(seconds=5)
+    assert device.client.get("/account").status_code == 423
+
+
 def test_ended_htmx_request_redirects_to_sign_in(clock, signed_in):
     device = signed_in()
     clock.advance(minutes=16)

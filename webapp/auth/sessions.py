@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..access.agency_settings import get_setting
 from ..audit import Actor, AuditTag, record_event
@@ -90,8 +91,7 @@ def evaluate(db: Session, row: UserSession, *, now: datetime, policy: SessionPol
         end_session(db, row, SessionEndReason.IDLE, now=now, actor=actor)
         return SessionState.ENDED
     if row.locked_at is None and idle >= policy.idle_lock:
-        row.locked_at = now
-        record_event(db, AuditTag.AUTH_SESSION_LOCK, actor=actor, reason="idle")
+        _lock_once(db, row, now=now, actor=actor, reason="idle")
     if row.locked_at is not None:
         return SessionState.LOCKED  # activity on a locked screen does not keep it alive
     if user_activity:
@@ -102,7 +102,23 @@ def evaluate(db: Session, row: UserSession, *, now: datetime, policy: SessionPol
 def lock_session(db: Session, row: UserSession, *, now: datetime, actor: Actor,
                  reason: str = "user") -> None:
     if row.locked_at is None:
-        row.locked_at = now
+        _lock_once(db, row, now=now, actor=actor, reason=reason)
+
+
+def _lock_once(db: Session, row: UserSession, *, now: datetime, actor: Actor,
+               reason: str) -> None:
+    """Lock the session, and audit it, exactly once even when several requests (the page and
+    the service worker's update check, say) find it idle at the same moment: the conditional
+    UPDATE waits for the other transaction and then matches no row."""
+    locked = db.execute(
+        update(UserSession)
+        .where(UserSession.id == row.id, UserSession.locked_at.is_(None))
+        .values(locked_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # Either way the row is locked now (by this request, or by the one that got there first).
+    set_committed_value(row, "locked_at", now)
+    if locked:
         record_event(db, AuditTag.AUTH_SESSION_LOCK, actor=actor, reason=reason)
 
 
