@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ on the path, not the repo
     sys.path.insert(0, str(ROOT))
 
+from flask import Flask  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
@@ -43,6 +44,7 @@ class Instance:
     keyring: Keyring
     sessions: sessionmaker[Session]
     database_url: str
+    app: Flask | None = None  # the app the instance was built with (pages.py sends it requests)
 
 
 @contextmanager
@@ -65,7 +67,8 @@ def throwaway_instance(*, keep: bool = False) -> Iterator[Instance]:
     try:
         migrate.upgrade(engine)
         keyring.ensure_blind_index_key()
-        yield Instance(path, engine, keyring, app.extensions["safeharbor.sessions"], database_url)
+        yield Instance(path, engine, keyring, app.extensions["safeharbor.sessions"], database_url,
+                       app)
     finally:
         engine.dispose()
         if keep:

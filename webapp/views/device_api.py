@@ -12,20 +12,12 @@ from flask_login import current_user
 from ..access.agency_settings import get_setting
 from ..audit import Actor, AuditTag, record_event
 from ..auth.models import Role
-from ..auth.sessions import SessionPolicy
 from ..crm import service
 from ..db import get_session
 from ..devices.registry import cache_key, confirm_wipe
-from .guard import clock, keyring
+from .guard import clock, keyring, verified_within_idle_lock
 
 blueprint = Blueprint("device_api", __name__)
-
-
-def _recently_verified() -> bool:
-    """Whether the session's last user-verified assertion is within the idle-lock window."""
-    row = g.user_session
-    idle_lock = SessionPolicy.for_role(get_session(), row.user.role.value).idle_lock
-    return clock().now() - row.last_verified_at <= idle_lock
 
 
 def _actor() -> Actor:
@@ -44,7 +36,7 @@ def offline_cache_key():
     """
     db = get_session()
     device = g.device
-    if not _recently_verified():
+    if not verified_within_idle_lock(g.user_session):
         return jsonify(error="Unlock with your passkey first.", locked=True), 423
     key = cache_key(db, keyring(), device)
     if key is None:
@@ -76,10 +68,11 @@ def offline_copy():
     pages = [{"path": url_for("crm.today"),
               "html": render_template("crm/today.html", appointments=today.appointments,
                                       next_appointment=today.next_appointment,
-                                      day=today.day)}]
+                                      day=today.day, offline_copy=True)}]
     pages += [{"path": url_for("crm.client", client_id=card.client.id),
                "html": render_template("crm/client.html", card=card,
-                                       section_names=service.SECTION_KINDS)}
+                                       section_names=service.SECTION_KINDS,
+                                       offline_copy=True)}
               for card in cards]
     service.record_view(db, actor, [card.client.id for card in cards], "offline_copy")
     db.commit()

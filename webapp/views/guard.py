@@ -32,7 +32,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .. import security_headers
 from ..audit import Actor, AuditTag, record_event
 from ..auth.flows import RequestMeta
-from ..auth.models import SessionEndReason, User
+from ..auth.models import Role, SessionEndReason, User
 from ..auth.sessions import (
     SessionPolicy,
     SessionState,
@@ -44,6 +44,7 @@ from ..auth.sessions import (
 )
 from ..db import get_session
 from ..devices.registry import find_device, note_seen, phi_access
+from . import pwa
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -55,8 +56,10 @@ ENROLL_LIMIT = "10 per minute"
 PUBLIC_ENDPOINTS = {
     "static", "health.healthz", "auth.login", "auth.login_options", "auth.login_verify",
     "auth.enroll", "auth.enroll_options", "auth.enroll_verify", "auth.lock",
-    "device_api.confirm_wipe_view",
+    "device_api.confirm_wipe_view", "pwa.manifest", "pwa.service_worker", "pwa.offline",
 }
+# The app shell's own files (no PHI): fetching them is the browser's doing, not the person's.
+SHELL_ENDPOINTS = {"static", "pwa.manifest", "pwa.service_worker", "pwa.offline"}
 # What a locked session may still do: see the lock screen, unlock, or leave.
 LOCKED_ENDPOINTS = {"auth.lock", "auth.unlock_options", "auth.unlock_verify", "auth.logout"}
 BACKGROUND_HEADER = "X-Background"  # polling sets it: not user activity
@@ -161,7 +164,7 @@ def _load_session() -> Response | None:
     if row is not None:
         policy = SessionPolicy.for_role(db, row.user.role.value)
         background = request.headers.get(BACKGROUND_HEADER) == "1"
-        user_activity = not background and request.endpoint != "static"
+        user_activity = not background and request.endpoint not in SHELL_ENDPOINTS
         state = evaluate(db, row, now=now, policy=policy, user_activity=user_activity,
                          ip_address=request.remote_addr)
         if device is not None and user_activity and now - device.last_seen_at > \
@@ -185,6 +188,24 @@ def _load_session() -> Response | None:
     if request.blueprint in PHI_BLUEPRINTS:
         return _device_gate(db, device, row)
     return None
+
+
+def verified_within_idle_lock(row) -> bool:
+    """Whether the session's last user-verified assertion (sign-in, unlock) is within the
+    role's idle-lock window: the offline-cache key is handed out only then."""
+    idle_lock = SessionPolicy.for_role(get_session(), row.user.role.value).idle_lock
+    return recently_verified(row, now=clock().now(), within=idle_lock)
+
+
+def offline_store_state() -> str | None:
+    """For the page's offline store: None (not for this person or device), "sealed" (keep the
+    copy, but no key until the next unlock) or "key" (the key may be fetched now)."""
+    row, device = g.get("user_session"), g.get("device")
+    if row is None or device is None or row.user.role != Role.AGENT:
+        return None
+    if not phi_access(get_session(), device, row).allowed:
+        return None
+    return "key" if verified_within_idle_lock(row) else "sealed"
 
 
 def _device_gate(db, device, row) -> Response | None:
@@ -351,6 +372,7 @@ def init_app(app: Flask) -> None:
         return row.user if row is not None else None
 
     app.before_request(_load_session)
+    pwa.init_app(app)  # compression of the shell's JS/CSS; its hook runs after the one below
     app.after_request(_finish_response)
 
     @app.errorhandler(CSRFError)
@@ -389,5 +411,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _template_globals():
-        return {"idle_lock_seconds": g.get("idle_lock_seconds")
-                if g.get("session_state") == SessionState.ACTIVE else None}
+        active = g.get("session_state") == SessionState.ACTIVE
+        return {"idle_lock_seconds": g.get("idle_lock_seconds") if active else None,
+                "offline_store": offline_store_state() if active else None}
