@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import String, Text, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..db import Base, UTCDateTime, utcnow
@@ -108,9 +108,25 @@ class AgencySetting(Base):
     updated_by: Mapped[str | None] = mapped_column(String(24))
 
 
+# The stored settings, read once per transaction: a request asks for a dozen of them (session
+# timeouts, device policy, time zone) and each used to be its own query.
+_CACHE_KEY = "safeharbor.agency_settings"
+
+
+@event.listens_for(Session, "after_begin")
+def _forget_cached_settings(session: Session, _transaction, _connection) -> None:
+    # A new transaction may see another process's changes: read them again.
+    session.info.pop(_CACHE_KEY, None)
+
+
 def get_setting(session: Session, name: str) -> Any:
     spec = SETTINGS[name]
-    stored = session.scalar(select(AgencySetting.value_json).where(AgencySetting.name == name))
+    stored_values = session.info.get(_CACHE_KEY)
+    if stored_values is None:
+        stored_values = dict(session.execute(
+            select(AgencySetting.name, AgencySetting.value_json)).all())
+        session.info[_CACHE_KEY] = stored_values
+    stored = stored_values.get(name)
     return spec.default if stored is None else json.loads(stored)
 
 
@@ -120,6 +136,7 @@ def set_setting(session: Session, name: str, value: Any, *, updated_by: str | No
     if spec is None:
         raise ValueError(f"there is no setting called {name!r}")
     value = spec.validate(value)
+    session.info.pop(_CACHE_KEY, None)
     row = session.get(AgencySetting, name)
     if row is None:
         session.add(AgencySetting(name=name, value_json=json.dumps(value), updated_by=updated_by))
