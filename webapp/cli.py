@@ -26,7 +26,7 @@ from .auth.models import User
 from .crm import importer
 from .crm.models import Client
 from .crm.seeding import ensure_demo_staff, seed_demo_agency
-from .db import get_session
+from .db import get_session, refresh_planner_statistics
 from .devices import registry
 from .devices.models import Device, DeviceStatus
 
@@ -371,6 +371,8 @@ def clients_import(csv_file: Path, agent_email: str) -> None:
                                       book, agent=agent, now=now, actor=operator(),
                                       progress=bar.update)
         session.commit()
+    refresh_planner_statistics(session)
+    session.commit()
     elapsed = time.perf_counter() - started
     click.echo(f"Imported into {agent.email}'s book: {summary.describe()} "
                f"in {elapsed:.1f} s.")

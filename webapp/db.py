@@ -10,7 +10,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -94,6 +94,14 @@ def get_session() -> Session:
     if session is None:
         session = g.db_session = current_app.extensions["safeharbor.sessions"]()
     return session
+
+
+def refresh_planner_statistics(session: Session) -> None:
+    """ANALYZE after a bulk load (seed, import): without statistics SQLite's planner walks an
+    agent's whole book through the agent index instead of using the blind-index columns, which
+    turns a 0.5 ms search into 50 ms at 100,000 clients. PostgreSQL's autovacuum would get there
+    later on its own; doing it now costs a fraction of a second."""
+    session.execute(text("ANALYZE"))
 
 
 def insert_many(connection, table, rows: list[dict]) -> None:

@@ -17,7 +17,7 @@ from ..audit import Actor, AuditTag, record_event
 from ..auth.models import AssistantLink, Role, User, UserStatus
 from ..crypto import Keyring
 from ..crypto.models import DataKey
-from ..db import insert_many, new_record_id, utcnow
+from ..db import insert_many, new_record_id, refresh_planner_statistics, utcnow
 from .demo_data import DemoAgencyGenerator, DemoClient, demo_assistant_links, demo_staff
 from .models import (
     Appointment,
@@ -167,6 +167,9 @@ def seed_demo_agency(
                          details={"clients": clients})
         session.commit()
         progress(size)
+    if clients:
+        refresh_planner_statistics(session)
+        session.commit()
     if clients == 0:
         record_event(session, AuditTag.SYSTEM_DEMO_SEED, actor=actor, details={"clients": 0})
         session.commit()
