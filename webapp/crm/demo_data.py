@@ -790,6 +790,9 @@ _MEMBER_ID_LOW = 10**8
 _MEMBER_ID_SPAN = 9 * 10**8
 
 
+TODAY_POOL = 240  # clients who may have an appointment today: ~30 visits, ~10 per agent
+
+
 class DemoAgencyGenerator:
     """Deterministic fake-client factory: ``client(i)`` depends only on (seed, today, i).
 
@@ -1167,11 +1170,14 @@ class DemoAgencyGenerator:
             n_pool = len(comm_pool)
             comms = [comm_pool[i] for i in sorted({rb(30) % n_pool for _ in range(n_comm)})]
 
-        # --- appointments: ~1 in 8 today, ~1 in 3 in the coming 3 weeks, others none ---
+        # --- appointments: ~1 in 8 of the first clients today, ~1 in 3 in the coming 3 weeks ---
+        # NOTE: only the first TODAY_POOL clients can be seen today: an agency's day is a few
+        # dozen visits whatever the size of its book (100,000 clients must not mean 12,500
+        # appointments today); the others' share goes to the coming weeks.
         appointments: list[DemoAppointment] = []
         r = rnd()
         if r < 0.45:
-            if r < 0.125:
+            if r < 0.125 and index < TODAY_POOL:
                 slots = self._today_slots
                 starts_at, duration = slots[rb(30) % len(slots)]
                 appointments.append(self._appointment(starts_at, duration, street, city, state,
