@@ -332,3 +332,31 @@ def test_first_load_of_today_is_light(new_phone, invite, session, factories):
     assert {"/", "/static/app.css", "/static/app.js", "/static/vendor/htmx.min.js",
             "/static/pwa.js"} <= {path for path, _kind, _size in counted}
     assert total <= FIRST_LOAD_BUDGET
+
+
+def test_installed_app_blurs_in_the_background_and_locks(installed_phone, invite, session,
+                                                         factories):
+    """The privacy screen in the installed app's profile: the content is blurred while the
+    app is in the background (the app switcher's snapshot), and the lock overlay hides it and
+    takes it out of reach. (Chromium's CDP cannot emulate display-mode: standalone; nothing
+    in app.js or app.css depends on it.)"""
+    phone = installed_phone
+    page = phone.page
+    phone.enroll(invite("agent@example.com", "agent"))
+    agents_client(session, factories)
+    page.reload()
+    expect(page.locator(".card-next")).to_contain_text(CLIENT_NAME)
+    blur = "() => getComputedStyle(document.getElementById('app')).filter"
+
+    assert page.evaluate(blur) == "none"
+    page.evaluate("() => window.dispatchEvent(new Event('blur'))")  # app switcher
+    assert page.evaluate(blur) == "blur(24px)"
+    page.evaluate("() => window.dispatchEvent(new Event('focus'))")  # back in the app
+    assert page.evaluate(blur) == "none"
+
+    page.evaluate("() => window.SafeHarbor.showLock()")
+    overlay = page.locator("#lock-overlay")
+    expect(overlay).to_be_visible()
+    expect(overlay.get_by_role("button", name="Unlock")).to_be_focused()
+    assert page.locator("#app").evaluate("element => element.inert") is True
+    assert page.locator("#app").get_attribute("aria-hidden") == "true"
