@@ -102,12 +102,14 @@ def grant_emergency_access(db: Session, *, viewer: User, client_id: str, reason:
     return grant
 
 
-def record_view(db: Session, actor: Actor, client_ids: Sequence[str], what: str) -> None:
-    """One view event per client shown (each client's own access history stays complete)."""
-    record_events(db, [PendingEvent(AuditTag.CLIENT_RECORD_VIEW, actor, record_type="client",
-                                    record_id=client_id, client_id=client_id,
-                                    details={"view": what})
-                       for client_id in dict.fromkeys(client_ids)])
+def record_view(db: Session, actor: Actor, client_ids: Sequence[str], what: str, *,
+                after: Sequence[PendingEvent] = ()) -> None:
+    """One view event per client shown (each client's own access history stays complete),
+    appended in one batch with the `after` events (the search that found them, say)."""
+    record_events(db, [*after, *(
+        PendingEvent(AuditTag.CLIENT_RECORD_VIEW, actor, record_type="client",
+                     record_id=client_id, client_id=client_id, details={"view": what})
+        for client_id in dict.fromkeys(client_ids))])
 
 
 # -- projections ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from ..access.agency_settings import get_setting
 from ..access.policy import allowed_classes
-from ..audit import Actor, AuditTag, record_event
+from ..audit import Actor, AuditTag, PendingEvent
 from ..auth.models import Role
 from ..crm import service
 from ..crm.service import ClientNotVisible, InvalidInput
@@ -93,13 +93,14 @@ def search():
     db = get_session()
     query = request.form.get("q", "")[:100]
     page = _page_number()
+    searched = []
     if query.strip():
         found, has_more = service.search_clients(db, keyring(), current_user, query, page=page)
-        record_event(db, AuditTag.CLIENT_SEARCH, actor=actor(),
-                     details={"results": len(found)})
+        searched = [PendingEvent(AuditTag.CLIENT_SEARCH, actor(),
+                                 details={"results": len(found)})]
     else:
         found, has_more = service.list_clients(db, current_user, page=page)
-    service.record_view(db, actor(), [c.id for c in found], "client_search")
+    service.record_view(db, actor(), [c.id for c in found], "client_search", after=searched)
     db.commit()
     template = "crm/_results.html" if is_htmx() else "crm/clients.html"
     return render_template(template, clients=found, page=page, has_more=has_more, query=query)
