@@ -126,6 +126,16 @@ def live_url(live_app, _listener) -> Iterator[str]:
         handler.join(timeout=10)
 
 
+@pytest.fixture(autouse=True)
+def _agents_phones_need_no_approval(session):
+    """The browser tests follow sign-in, the phone and the installed app, not device approval
+    (tests/devices covers approval): an agent's new phone may open client data at once."""
+    from webapp.access.agency_settings import set_setting
+
+    set_setting(session, "device_approval_required.agent", False, updated_by=None)
+    session.commit()
+
+
 # -- phones: a browser context, a page, and a virtual authenticator --------------------------------
 
 @dataclass

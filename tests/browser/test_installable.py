@@ -64,15 +64,6 @@ def clock():
     return FrozenClock(datetime(2026, 12, 3, 14, 0, tzinfo=UTC))  # 9:00 in New York
 
 
-@pytest.fixture(autouse=True)
-def _agents_devices_need_no_approval(session):
-    """These tests follow the installed app, not device approval (the device tests do)."""
-    from webapp.access.agency_settings import set_setting
-
-    set_setting(session, "device_approval_required.agent", False, updated_by=None)
-    session.commit()
-
-
 class InstalledPhone:
     """A phone with a persistent profile (installable, keeps its worker), a virtual
     authenticator, and a log of console errors."""

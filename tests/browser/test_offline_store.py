@@ -94,14 +94,6 @@ def clock():
     return FrozenClock(datetime(2026, 12, 3, 14, 0, tzinfo=UTC))  # 9:00 in New York
 
 
-@pytest.fixture(autouse=True)
-def _agents_devices_need_no_approval(session):
-    from webapp.access.agency_settings import set_setting
-
-    set_setting(session, "device_approval_required.agent", False, updated_by=None)
-    session.commit()
-
-
 @pytest.fixture
 def phone_factory(phone):
     """Flask test-client phones (the conftest's `phone`): named apart from the browser phones."""

@@ -5,7 +5,6 @@ and by the server on its own."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -17,16 +16,6 @@ LOCK_SCREEN_REFUSAL = "did not confirm your screen lock"
 # the lock screen is (deliberately) HTTP 423.
 DOCUMENT_423 = "the server responded with a status of 423"
 
-
-
-@pytest.fixture(autouse=True)
-def _agents_devices_need_no_approval(session):
-    """These tests follow sign-in, not device approval: let agents' new phones in at once
-    (the device tests cover approval)."""
-    from webapp.access.agency_settings import set_setting
-
-    set_setting(session, "device_approval_required.agent", False, updated_by=None)
-    session.commit()
 
 
 def enroll(phone, token: str) -> None:

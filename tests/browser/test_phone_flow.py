@@ -51,16 +51,6 @@ def clock():
     return FrozenClock(datetime(2026, 12, 3, 14, 0, tzinfo=UTC))  # 9:00 in New York
 
 
-@pytest.fixture(autouse=True)
-def _agents_devices_need_no_approval(session):
-    """This test follows the phone flow, not device approval: let an agent's new phone in at
-    once (the device tests cover approval)."""
-    from webapp.access.agency_settings import set_setting
-
-    set_setting(session, "device_approval_required.agent", False, updated_by=None)
-    session.commit()
-
-
 def enroll(phone, token: str) -> None:
     phone.goto(f"/enroll/{token}")
     phone.page.get_by_role("button", name="Create my passkey").click()
