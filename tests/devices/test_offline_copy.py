@@ -16,12 +16,19 @@ from sqlalchemy import select
 from webapp.audit import Actor
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
+from webapp.clock import FrozenClock
 from webapp.devices import registry
 
 COPY = "/devices/offline-copy"
 C = "Off1~"  # the canary in every text field of the agent's client
-TODAY_3PM = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)  # FrozenClock's day, agency time zone
+TODAY_3PM = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)  # 3 PM in the agency's time zone
 TOMORROW = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock():
+    """9 AM on the day above in New York: the suite's clock otherwise starts at the real now."""
+    return FrozenClock(datetime(2026, 12, 3, 14, 0, tzinfo=UTC))
 
 
 def _user(session, email) -> User:
