@@ -480,3 +480,43 @@ def test_a_week_across_the_clock_change_keeps_local_times(office, session):
                                         "duration_minutes", "status", "place", "purpose",
                                         "client_name", "client_phone"}
 
+
+
+# -- Today (/) for an assistant --------------------------------------------------------------------
+
+def test_linked_assistant_today_is_the_agents_day_with_schedule_fields_only(office, session):
+    assistant = office["phones"]["assistant"]
+    for headers in ({}, {"HX-Request": "true"}):
+        response = assistant.client.get("/", headers=headers)
+        page = _text(response)
+        assert response.status_code == 200
+        # The next visit (10:00; it is 9:00) as a card, then today in order, 8:30 first.
+        next_card, day_list = page.split("data-appointments", 1)
+        assert f"First{C} Last{C}" in next_card and "Early Bird" not in next_card
+        assert day_list.index("Early Bird") < day_list.index(f"First{C} Last{C}")
+        assert "Saturday visit" not in page and "Their visit" not in page
+        assert f"Place{C}" in next_card and f"Purpose{C}" in next_card
+        assert 'href="tel:(555)010-7788"' in next_card  # tap to call ahead
+        assert "/clients/" not in page  # no card to open, so no link to one
+        assert not [canary for canary in NOT_SCHEDULE if canary in page]
+        assert " · for " not in page  # one agent supported: no need to say whose
+    views = session.scalars(select(AuditEvent).where(
+        AuditEvent.tag == "client:record:view", AuditEvent.outcome == "success")).all()
+    shown = {e.client_id for e in views if '"today"' in e.details_json}
+    assert shown == {office["client"].id, office["second"].id}
+
+
+def test_an_assistant_of_several_agents_sees_whose_appointment_it_is(office, signed_in):
+    both = signed_in("both@example.com", "assistant",
+                     agent_emails=("agent@example.com", "other@example.com"))
+    page = _text(both.client.get("/"))
+    assert f"First{C} Last{C}" in page and "Their Client" in page
+    assert f"for {office['agent'].display_name}" in page
+    assert f"for {office['other'].display_name}" in page
+    assert "/clients/" not in page
+
+
+def test_unlinked_assistant_today_shows_only_their_own_agents_day(office):
+    page = _text(office["phones"]["stranger"].client.get("/"))
+    assert "Their Client" in page and "Their visit" in page
+    assert C not in page and "Early Bird" not in page

@@ -12,6 +12,7 @@ from ..access.agency_settings import get_setting
 from ..access.policy import allowed_classes
 from ..audit import Actor, AuditTag, PendingEvent
 from ..auth.models import Role
+from ..crm import schedule as booking
 from ..crm import service
 from ..crm.service import ClientNotVisible, InvalidInput
 from ..db import get_session
@@ -57,16 +58,26 @@ def _page_number() -> int:
 
 @blueprint.get("/")
 def today():
-    """An agent's appointments for today, the next one as a card; other roles' start page."""
-    if current_user.role != Role.AGENT:
+    """Today's appointments, the next one as a card: an agent's own, or, for an assistant,
+    those of the agents they support (schedule fields only). Other roles' start page."""
+    if current_user.role not in (Role.AGENT, Role.ASSISTANT):
         return render_template("home.html", me={"display_name": current_user.display_name,
                                                 "role": current_user.role.value})
     db = get_session()
     page = service.today_page(db, current_user, now=clock().now(), zone=agency_zone())
     service.record_view(db, actor(), [a.client_id for a in page.appointments], "today")
     db.commit()
-    return render_template("crm/today.html", appointments=page.appointments,
-                           next_appointment=page.next_appointment, day=page.day)
+    return render_template("crm/today.html", **today_context(db, page))
+
+
+def today_context(db, page: service.TodayPage) -> dict:
+    """What crm/today.html needs: an agent's rows open the client card; an assistant's open
+    nothing and say whose appointment it is when they support several agents."""
+    opens_cards = current_user.role == Role.AGENT
+    agents = [] if opens_cards else booking.schedule_agents(db, current_user)
+    return {"appointments": page.appointments, "next_appointment": page.next_appointment,
+            "day": page.day, "opens_cards": opens_cards,
+            "agent_names": {a.id: a.name for a in agents} if len(agents) > 1 else {}}
 
 
 # -- Clients -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from ..auth.models import Role
 from ..crm import service
 from ..db import get_session
 from ..devices.registry import cache_key, confirm_wipe
+from .crm import today_context
 from .guard import clock, keyring, verified_within_idle_lock
 
 blueprint = Blueprint("device_api", __name__)
@@ -66,9 +67,8 @@ def offline_copy():
     today = service.today_page(db, current_user, now=now, zone=zone)
     cards = service.offline_cards(db, current_user, today, now=now, actor=actor)
     pages = [{"path": url_for("crm.today"),
-              "html": render_template("crm/today.html", appointments=today.appointments,
-                                      next_appointment=today.next_appointment,
-                                      day=today.day, offline_copy=True)}]
+              "html": render_template("crm/today.html", **today_context(db, today),
+                                      offline_copy=True)}]
     pages += [{"path": url_for("crm.client", client_id=card.client.id),
                "html": render_template("crm/client.html", card=card,
                                        section_names=service.SECTION_KINDS,
