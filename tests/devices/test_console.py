@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -544,3 +545,31 @@ def test_nobody_can_touch_someone_elses_device(session, admin, agent, add_device
     assert agent.post_form(f"/devices/{theirs.id}/lost").status_code == 404
     assert agent.post_form("/devices/nope/lost").status_code == 404
     assert _fresh(session, theirs.id).status == DeviceStatus.ACTIVE
+
+
+# -- the admin's start page (/) ------------------------------------------------------------------
+
+def _start_item(html: str, label: str) -> str:
+    for item in re.findall(r'<li class="list-item">.*?</li>', html, re.S):
+        if label in item:
+            return item
+    raise AssertionError(f"no {label!r} on the start page")
+
+
+def test_the_start_page_counts_what_waits_for_the_admin(session, keyring, clock, admin, agent,
+                                                        add_device):
+    html = admin.client.get("/").get_data(as_text=True)
+    # Ann's phone waits for approval (approve=False); Bea's own is active.
+    pending = _start_item(html, "Devices waiting for your approval")
+    assert "<strong>1</strong>" in pending and "needs a look" in pending
+    assert 'href="/admin/devices?status=pending"' in pending
+    assert "<strong>0</strong>" in _start_item(html, "Phones reported lost")
+    assert "needs a look" not in _start_item(html, "Phones reported lost")
+    assert "<strong>2</strong>" in _start_item(html, "People with access")
+
+    lost = add_device("ann@example.com")
+    registry.mark_lost(session, keyring, lost, actor=Actor(label="test"), now=clock.now())
+    session.commit()
+    html = admin.client.get("/").get_data(as_text=True)
+    item = _start_item(html, "Phones reported lost")
+    assert "<strong>1</strong>" in item and 'href="/admin/devices?status=lost"' in item

@@ -268,9 +268,13 @@ def emergency_grants(db: Session, *, now: datetime, zone: ZoneInfo, page: int = 
             reason=grant.reason, granted_at=grant.granted_at.astimezone(zone),
             expires_at=grant.expires_at.astimezone(zone), active=grant.expires_at > now,
             views=views, other_actions=others))
-    active_count = db.scalar(select(func.count()).select_from(EmergencyAccess)
-                             .where(EmergencyAccess.expires_at > now)) or 0
-    return GrantPage(grants=grants, active_count=active_count, page=page, has_more=has_more)
+    return GrantPage(grants=grants, active_count=active_grant_count(db, now=now), page=page,
+                     has_more=has_more)
+
+
+def active_grant_count(db: Session, *, now: datetime) -> int:
+    return db.scalar(select(func.count()).select_from(EmergencyAccess)
+                     .where(EmergencyAccess.expires_at > now)) or 0
 
 
 def _activity_under(db: Session, grant_ids: list[str]) -> dict[str, tuple[int, int]]:

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from ..access.agency_settings import get_setting
@@ -292,6 +292,13 @@ def all_devices(db: Session, *, status: str | None = None,
     return list(db.scalars(statement.order_by(Device.last_seen_at.desc())))
 
 
+def status_counts(db: Session) -> dict[DeviceStatus, int]:
+    """How many devices are in each state (every state present, zero or not)."""
+    counts = dict.fromkeys(DeviceStatus, 0)
+    counts.update(db.execute(select(Device.status, func.count()).group_by(Device.status)).all())
+    return counts
+
+
 def unseen_since(db: Session, cutoff: datetime) -> list[Device]:
     return list(db.scalars(select(Device).where(
         Device.last_seen_at < cutoff,
@@ -306,4 +313,4 @@ def stale_pending(db: Session, cutoff: datetime) -> list[Device]:
 __all__ = ["DeviceError", "DevicePolicy", "PhiAccess", "all_devices", "approve", "cache_key",
            "confirm_wipe", "devices_of", "find_device", "mark_lost", "note_seen",
            "note_verified", "order_wipe", "phi_access", "record_sign_in", "rename", "revoke",
-           "stale_pending", "unseen_since"]
+           "stale_pending", "status_counts", "unseen_since"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
@@ -10,12 +11,15 @@ from flask_login import current_user
 
 from ..access.agency_settings import get_setting
 from ..access.policy import allowed_classes
-from ..audit import Actor, AuditTag, PendingEvent
-from ..auth.models import Role
+from ..audit import Actor, AuditTag, PendingEvent, review
+from ..auth.accounts import list_users
+from ..auth.models import Role, UserStatus
 from ..crm import schedule as booking
 from ..crm import service
 from ..crm.service import ClientNotVisible, InvalidInput
 from ..db import get_session
+from ..devices import registry
+from ..devices.models import DeviceStatus
 from .guard import clock, is_htmx, keyring, step_up_required
 
 blueprint = Blueprint("crm", __name__)
@@ -61,13 +65,60 @@ def today():
     """Today's appointments, the next one as a card: an agent's own, or, for an assistant,
     those of the agents they support (schedule fields only). Other roles' start page."""
     if current_user.role not in (Role.AGENT, Role.ASSISTANT):
-        return render_template("home.html", me={"display_name": current_user.display_name,
-                                                "role": current_user.role.value})
+        return render_template("home.html", items=_start_items(),
+                               me={"display_name": current_user.display_name,
+                                   "role": current_user.role.value})
     db = get_session()
     page = service.today_page(db, current_user, now=clock().now(), zone=agency_zone())
     service.record_view(db, actor(), [a.client_id for a in page.appointments], "today")
     db.commit()
     return render_template("crm/today.html", **today_context(db, page))
+
+
+@dataclass(frozen=True)
+class StartItem:
+    """One line of an admin's or compliance officer's start page: what needs a look."""
+
+    label: str
+    value: str
+    href: str
+    attention: bool = False
+
+
+def _start_items() -> list[StartItem]:
+    """What an admin or a compliance officer has to act on, counted (no PHI: counts, states)."""
+    db = get_session()
+    if current_user.role == Role.ADMIN:
+        devices = registry.status_counts(db)
+        people = sum(1 for user in list_users(db) if user.status == UserStatus.ACTIVE)
+
+        def devices_item(label: str, status: DeviceStatus) -> StartItem:
+            count = devices[status]
+            return StartItem(label, f"{count:,}",
+                             url_for("devices_admin.index", status=status.value), count > 0)
+
+        return [devices_item("Devices waiting for your approval", DeviceStatus.PENDING),
+                devices_item("Phones reported lost", DeviceStatus.LOST),
+                devices_item("Wipes waiting for the phone to come online",
+                             DeviceStatus.WIPE_PENDING),
+                StartItem("People with access", f"{people:,}", url_for("admin.users"))]
+    if current_user.role == Role.COMPLIANCE:
+        zone = agency_zone()
+        grants = review.active_grant_count(db, now=clock().now())
+        chain = review.last_chain_status(db, zone=zone)
+        if chain.checked_at is None:
+            checked, attention = "Never checked", True
+        else:
+            verdict = "intact" if chain.intact else f"broken at event {chain.broken_seq}"
+            checked = f"{verdict} on {chain.checked_at.strftime('%m/%d/%Y %-I:%M %p')}"
+            if chain.newer_events:
+                checked += f"; {chain.newer_events:,} newer events not yet checked"
+            attention = not chain.intact
+        return [StartItem("Emergency access grants active now", f"{grants:,}",
+                          url_for("compliance.emergency_access"), grants > 0),
+                StartItem("Audit trail chain", checked, url_for("compliance.audit_trail"),
+                          attention)]
+    return []
 
 
 def today_context(db, page: service.TodayPage) -> dict:

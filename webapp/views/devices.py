@@ -206,7 +206,7 @@ def index():
     else:
         devices = [_device_view(d) for d in registry.all_devices(db, status=wanted or None)]
         http_status = 200
-    pending = len(registry.all_devices(db, status=DeviceStatus.PENDING.value))
+    pending = registry.status_counts(db)[DeviceStatus.PENDING]
     context = {"devices": devices, "filters": FILTERS, "current_filter": wanted,
                "pending_count": pending, "problem": problem}
     # The filter links swap #device-console only; a boosted navigation gets the whole page.
