@@ -266,7 +266,7 @@ class PlainPages:
             upcoming = [a for a in appointments if a.starts_at >= now.astimezone(self.zone)]
             return render_template("crm/today.html", appointments=appointments,
                                    next_appointment=upcoming[0] if upcoming else None, day=start,
-                                   **self.layout())
+                                   opens_cards=True, agent_names={}, **self.layout())
 
     def search(self, term: str) -> str:
         C = self.Client

@@ -134,17 +134,20 @@ def _claim(session: Session, events: Sequence[PendingEvent]) -> tuple[str, list[
     # Lock the head row first (row lock on PostgreSQL, the write lock on SQLite): appenders
     # queue here, so no two events ever claim the same predecessor.
     count = len(events)
-    last = session.execute(
+    # The same statement reads the head's hash (the UPDATE leaves it as it was): the hash of
+    # the event before the first of these.
+    head = session.execute(
         update(AuditHead)
         .where(AuditHead.id == _HEAD_ID)
         .values(seq=AuditHead.seq + count)
-        .returning(AuditHead.seq)
-    ).scalar_one_or_none()
-    if last is None:
+        .returning(AuditHead.seq, AuditHead.hash)
+    ).one_or_none()
+    if head is None:
         session.add(AuditHead(id=_HEAD_ID, seq=count, hash=GENESIS_HASH))
         session.flush()
-        last = count
-    prev_hash = session.scalar(select(AuditHead.hash).where(AuditHead.id == _HEAD_ID))
+        last, prev_hash = count, GENESIS_HASH
+    else:
+        last, prev_hash = head
     now = utcnow()
     rows = [{
         "seq": last - count + 1 + index,
