@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         crm,
         device_api,
         devices,
+        formatting,
         guard,
         health,
         imports,
@@ -67,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     guard.init_app(app)
+    formatting.init_app(app)
     for module in (health, pwa, auth, crm, records, schedule, imports, account, admin, device_api,
                    compliance):
         app.register_blueprint(module.blueprint)

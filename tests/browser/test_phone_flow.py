@@ -101,7 +101,7 @@ def test_today_to_client_card_add_note_and_log_a_call(new_phone, invite, session
     expect(card).to_be_visible()
     expect(card.get_by_role("heading")).to_have_text("Next: 10:00 AM")
     expect(card).to_contain_text(CLIENT_NAME)
-    expect(card.get_by_role("link", name="Call")).to_have_attribute("href", "tel:(555)010-7788")
+    expect(card.get_by_role("link", name="Call")).to_have_attribute("href", "tel:+15550107788")
     expect(card.get_by_role("link", name="Directions")).to_have_attribute(
         "href", "geo:0,0?q=PlaceFlow1")
     expect(page.locator("[data-appointments]")).to_contain_text(CLIENT_NAME)

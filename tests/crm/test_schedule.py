@@ -94,7 +94,7 @@ def test_agent_day_view_lists_today_in_order_with_card_links(office):
     page = _text(office["phones"]["agent"].client.get("/schedule"))
     assert "Thursday, December 3, 2026" in page
     assert page.index("8:30 AM · Early Bird") < page.index(f"10:00 AM · First{C} Last{C}")
-    assert f"Place{C}" in page and f"Purpose{C}" in page and "tel:(555)010-7788" in page
+    assert f"Place{C}" in page and f"Purpose{C}" in page and "tel:+15550107788" in page
     assert f'href="/clients/{office["client"].id}"' in page
     assert "Saturday visit" not in page and "Cancelled visit" not in page
     assert "Their visit" not in page  # another agent's book
@@ -496,7 +496,7 @@ def test_linked_assistant_today_is_the_agents_day_with_schedule_fields_only(offi
         assert day_list.index("Early Bird") < day_list.index(f"First{C} Last{C}")
         assert "Saturday visit" not in page and "Their visit" not in page
         assert f"Place{C}" in next_card and f"Purpose{C}" in next_card
-        assert 'href="tel:(555)010-7788"' in next_card  # tap to call ahead
+        assert 'href="tel:+15550107788"' in next_card  # tap to call ahead
         assert "/clients/" not in page  # no card to open, so no link to one
         assert not [canary for canary in NOT_SCHEDULE if canary in page]
         assert " · for " not in page  # one agent supported: no need to say whose
