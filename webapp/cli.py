@@ -19,7 +19,7 @@ from flask.helpers import get_debug_flag
 from sqlalchemy import func, select
 
 from . import jobs, migrate
-from .access.agency_settings import get_setting
+from .access.agency_settings import agency_zone, get_setting
 from .audit import Actor, AuditTag, record_event, verify_chain
 from .auth.invites import invite_url, issue_invite
 from .auth.models import User
@@ -349,7 +349,7 @@ def clients_import(csv_file: Path, agent_email: str) -> None:
         importer.check_agent(agent)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    zone = ZoneInfo(get_setting(session, "agency_timezone"))
+    zone = agency_zone(session)
     now = current_app.extensions["safeharbor.clock"].now()
     started = time.perf_counter()
     try:

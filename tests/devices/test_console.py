@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -115,6 +116,9 @@ def test_admin_sees_every_device_with_owner_type_status_and_last_seen(
     assert "Ann Agent" in ann and "ann@example.com" in ann
     assert "iPhone · Safari" in ann and "iPhone" in ann
     assert "device-bound" in ann and "Pending" in ann and "last seen" in ann
+    # In the agency's time (New York), not the server's UTC.
+    seen = pending.last_seen_at.astimezone(ZoneInfo("America/New_York"))
+    assert f"last seen {seen.strftime('%b %-d, %Y %-I:%M %p %Z')}" in ann and " UTC" not in ann
     assert "Approve" in ann and "Wipe…" in ann
     sam = body.split(f'data-device="{synced.id}"')[1].split("</li>")[0]
     assert "Sam Synced" in sam and "Android · Chrome" in sam and ">synced<" in sam

@@ -130,6 +130,11 @@ def get_setting(session: Session, name: str) -> Any:
     return spec.default if stored is None else json.loads(stored)
 
 
+def agency_zone(session: Session) -> ZoneInfo:
+    """The agency's time zone: where "today" begins and ends, and how times read on pages."""
+    return ZoneInfo(get_setting(session, "agency_timezone"))
+
+
 def set_setting(session: Session, name: str, value: Any, *, updated_by: str | None) -> Any:
     """Validate and store a setting in the caller's transaction; raises ValueError on bad input."""
     spec = SETTINGS.get(name)

@@ -12,13 +12,14 @@ from ..auth.models import SessionEndReason, UserSession
 from ..auth.sessions import actor_for, end_session, live_sessions
 from ..db import get_session
 from ..devices.registry import label_for
+from .formatting import local_time
 from .guard import clock
 
 blueprint = Blueprint("account", __name__)
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%b %d, %H:%M UTC") if moment else "never"
+    return local_time(moment, with_year=False)
 
 
 def session_view(row: UserSession, current_id: str | None) -> dict:

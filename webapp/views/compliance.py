@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from ..access.agency_settings import get_setting
+from ..access.agency_settings import agency_zone
 from ..audit import Actor, review
 from ..db import get_session
 from .guard import clock, roles_required
@@ -20,10 +18,6 @@ def _actor() -> Actor:
     row = g.user_session
     return Actor(user_id=row.user_id, session_ref=row.id, device_id=row.device_id,
                  ip_address=request.remote_addr)
-
-
-def _agency_zone(db) -> ZoneInfo:
-    return ZoneInfo(get_setting(db, "agency_timezone"))
 
 
 def _page_number() -> int:
@@ -45,7 +39,7 @@ def audit_trail():
     result is itself an audit event, so every worker and `flask audit verify` users see it.
     """
     db = get_session()
-    zone = _agency_zone(db)
+    zone = agency_zone(db)
     wanted = review.TrailFilter.parse(db, area=request.args.get("area"),
                                       staff=request.args.get("staff"),
                                       before=request.args.get("before"))
@@ -77,7 +71,7 @@ def emergency_access():
     under it."""
     db = get_session()
     page_number = _page_number()
-    grants = review.emergency_grants(db, now=clock().now(), zone=_agency_zone(db),
+    grants = review.emergency_grants(db, now=clock().now(), zone=agency_zone(db),
                                      page=page_number)
     review.record_grants_view(db, _actor(), page=page_number, shown=len(grants.grants))
     db.commit()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..access.agency_settings import get_setting
+from ..access.agency_settings import agency_zone as settings_zone
 from ..access.policy import allowed_classes
 from ..audit import Actor, AuditTag, PendingEvent, review
 from ..auth.accounts import list_users
@@ -32,7 +32,7 @@ def actor() -> Actor:
 
 
 def agency_zone() -> ZoneInfo:
-    return ZoneInfo(get_setting(get_session(), "agency_timezone"))
+    return settings_zone(get_session())
 
 
 def _not_found():

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from ..access.agency_settings import get_setting
+from ..access.agency_settings import agency_zone, get_setting
 from ..audit import Actor, AuditTag, record_event
 from ..auth.models import Role
 from ..crm import service
@@ -63,7 +62,7 @@ def offline_copy():
         return jsonify(error="Only agents keep an offline copy."), 403
     db = get_session()
     now, actor = clock().now(), _actor()
-    zone = ZoneInfo(get_setting(db, "agency_timezone"))
+    zone = agency_zone(db)
     today = service.today_page(db, current_user, now=now, zone=zone)
     cards = service.offline_cards(db, current_user, today, now=now, actor=actor)
     pages = [{"path": url_for("crm.today"),

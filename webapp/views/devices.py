@@ -11,7 +11,6 @@ Views parse, call the registry services in `webapp.devices.registry`, and render
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -38,6 +37,7 @@ from ..auth.sessions import actor_for
 from ..db import get_session
 from ..devices import registry
 from ..devices.models import Device, DeviceStatus
+from .formatting import local_time as _when
 from .guard import clear_session_cookie, clock, is_htmx, roles_required
 
 admin_blueprint = Blueprint("devices_admin", __name__, url_prefix="/admin/devices")
@@ -83,10 +83,6 @@ CLOSE_REASONS = [
     SelectChoice("other", "Other"),
 ]
 _OPEN = (DeviceStatus.PENDING, DeviceStatus.ACTIVE)
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%b %d, %Y %H:%M UTC") if moment else "never"
 
 
 def _keyring():

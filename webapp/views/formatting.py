@@ -7,10 +7,14 @@ numbers as (570) 555-0805, others in international form; `tel:` links get the E.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import phonenumbers
 from flask import Flask
 
+from ..access.agency_settings import agency_zone
 from ..crypto.blind_index import normalize_phone
+from ..db import get_session
 
 
 def phone_display(value: str | None) -> str:
@@ -30,6 +34,14 @@ def tel_href(value: str | None) -> str:
         return ""
     e164 = normalize_phone(value)
     return "tel:" + (e164 or "".join(ch for ch in value if ch.isdigit() or ch == "+"))
+
+
+def local_time(moment: datetime | None, *, with_year: bool = True) -> str:
+    """A stored (UTC) moment as the agency's staff read it: "Dec 4, 2026 9:32 AM EST"."""
+    if moment is None:
+        return "never"
+    shown = moment.astimezone(agency_zone(get_session()))
+    return shown.strftime("%b %-d, %Y %-I:%M %p %Z" if with_year else "%b %-d, %-I:%M %p %Z")
 
 
 def init_app(app: Flask) -> None:
