@@ -29,7 +29,8 @@ def test_something_that_is_not_a_number_is_shown_as_typed():
     assert phone_display(None) == "" and tel_href(None) == ""
 
 
-def test_the_list_and_the_card_show_the_number_one_way_and_today_dials_it(session, factories, signed_in, clock):
+def test_the_list_and_the_card_show_the_number_one_way_and_today_dials_it(
+        session, factories, signed_in, clock):
     agent = signed_in("dial@example.com", "agent")
     owner = session.scalar(select(User).where(User.email == "dial@example.com"))
     client = factories.client(owner, phone="5705550805")
