@@ -28,6 +28,7 @@ class AuditTag(StrEnum):
     # people
     USER_ACCOUNT_CREATE = "user:account:create"
     USER_ROLE_CHANGE = "user:role:change"
+    USER_SUPPORT_CHANGE = "user:support:change"  # which agents an assistant supports
     USER_ACCOUNT_DISABLE = "user:account:disable"
     USER_ACCOUNT_ENABLE = "user:account:enable"
 

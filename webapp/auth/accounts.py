@@ -1,8 +1,10 @@
 """Managing people and their passkeys: rename and remove passkeys, disable and enable users,
-change roles. Every change is audited; the session-revoking ones end sessions at once."""
+change roles and which agents an assistant supports. Every change is audited; the
+session-revoking ones end sessions at once."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import Actor, AuditTag, record_event
 from .invites import parse_role
-from .models import Passkey, Role, SessionEndReason, User, UserSession, UserStatus
+from .models import AssistantLink, Passkey, Role, SessionEndReason, User, UserSession, UserStatus
 from .sessions import end_session, end_user_sessions
 
 
@@ -80,6 +82,39 @@ def change_role(db: Session, *, user: User, role: str, actor: Actor, now: dateti
                  record_id=user.id, details={"from": old.value, "to": new_role.value})
     # NOTE: a role change ends every session: what the person may see changed under them.
     end_user_sessions(db, user.id, SessionEndReason.ROLE_CHANGED, now=now, actor=actor)
+
+
+def set_supported_agents(db: Session, *, user: User, agent_ids: Sequence[str],
+                         actor: Actor) -> tuple[list[str], list[str]]:
+    """Make `user` (an assistant) support exactly these agents; (added, removed) agent ids.
+
+    Takes effect on the assistant's next request: every schedule query reads the links. No
+    session ends: nothing the assistant holds outlives a request (assistants keep no offline
+    copy), and a removed agent's appointments are simply no longer served.
+    """
+    if user.role != Role.ASSISTANT:
+        raise AccountError(f"{user.display_name} is not an assistant: only assistants support "
+                           "agents.")
+    wanted = list(dict.fromkeys(agent_ids))
+    agents = {u.id: u for u in db.scalars(select(User).where(User.id.in_(wanted),
+                                                             User.role == Role.AGENT))}
+    if len(agents) != len(wanted):
+        raise AccountError("Choose agents from the list.")
+    links = {link.agent_id: link for link in db.scalars(
+        select(AssistantLink).where(AssistantLink.assistant_id == user.id))}
+    added = [agent_id for agent_id in wanted if agent_id not in links]
+    removed = [agent_id for agent_id in links if agent_id not in agents]
+    if not added and not removed:
+        return [], []
+    for agent_id in added:
+        db.add(AssistantLink(assistant_id=user.id, agent_id=agent_id))
+    for agent_id in removed:
+        db.delete(links[agent_id])
+    record_event(db, AuditTag.USER_SUPPORT_CHANGE, actor=actor, record_type="user",
+                 record_id=user.id, details={"added": added, "removed": removed})
+    db.flush()
+    db.expire(user, ["supported_agents"])
+    return added, removed
 
 
 def list_users(db: Session) -> list[User]:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from ..auth.accounts import AccountError, change_role, list_users, set_user_status
+from ..auth.accounts import (
+    AccountError,
+    change_role,
+    list_users,
+    set_supported_agents,
+    set_user_status,
+)
 from ..auth.invites import invite_url, issue_invite
 from ..auth.models import Role, SessionEndReason, User, UserSession
 from ..auth.sessions import actor_for, end_user_sessions
@@ -16,10 +22,14 @@ from .guard import clock, roles_required
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def _agents(db) -> list[User]:
+    return list(db.scalars(select(User).where(User.role == Role.AGENT)
+                           .order_by(User.display_name)))
+
+
 def _invite_form(db) -> InviteForm:
     form = InviteForm()
-    form.agents.choices = [SelectChoice(u.email, u.display_name) for u in db.scalars(
-        select(User).where(User.role == Role.AGENT).order_by(User.display_name))]
+    form.agents.choices = [SelectChoice(u.email, u.display_name) for u in _agents(db)]
     return form
 
 
@@ -29,7 +39,9 @@ def _people(db) -> list[dict]:
                            .group_by(UserSession.user_id)).all())
     return [{"id": u.id, "display_name": u.display_name, "email": u.email,
              "role": u.role.value, "status": u.status.value, "passkeys": len(u.passkeys),
-             "sessions": live.get(u.id, 0), "is_me": u.id == g.user_session.user_id}
+             "sessions": live.get(u.id, 0), "is_me": u.id == g.user_session.user_id,
+             "supports": {a.id for a in u.supported_agents} if u.role == Role.ASSISTANT
+             else None}
             for u in list_users(db)]
 
 
@@ -55,8 +67,9 @@ def users():
             link = invite_url(current_app.config["SETTINGS"].origin, token)
             flash("Invite created. Send the link to the person; it works once.", "success")
     status = 422 if form.errors else 200
+    agents = [{"id": a.id, "display_name": a.display_name} for a in _agents(db)]
     return render_template("admin/users.html", form=form, people=_people(db), link=link,
-                           role_form=RoleForm()), status
+                           role_form=RoleForm(), agents=agents), status
 
 
 def _target(user_id: str) -> User | None:
@@ -104,6 +117,33 @@ def set_role(user_id: str):
         return redirect(url_for("admin.users"))
     db.commit()
     flash(f"{user.display_name} is now {user.role.value}; their sessions ended.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@blueprint.post("/users/<user_id>/agents")
+@roles_required("admin")
+def set_agents(user_id: str):
+    """Which agents an assistant supports (the checkboxes on the person's entry)."""
+    db = get_session()
+    user = _target(user_id)
+    if user is None:
+        return render_template("errors/404.html"), 404
+    try:
+        added, removed = set_supported_agents(
+            db, user=user, agent_ids=request.form.getlist("agents"),
+            actor=actor_for(g.user_session, ip_address=request.remote_addr))
+    except AccountError as error:
+        db.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("admin.users"))
+    db.commit()
+    if not (added or removed):
+        flash(f"{user.display_name} already supports those agents.", "success")
+    elif not user.supported_agents:
+        flash(f"{user.display_name} supports no agent now and sees no schedule.", "success")
+    else:
+        names = ", ".join(a.display_name for a in user.supported_agents)
+        flash(f"{user.display_name} now supports {names}.", "success")
     return redirect(url_for("admin.users"))
 
 
