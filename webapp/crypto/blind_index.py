@@ -73,8 +73,8 @@ def parse_date(value) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    if not isinstance(value, str):
-        return None
+    if not isinstance(value, str) or not any(ch.isdigit() for ch in value):
+        return None  # every format has a day and a year: a name need not try all 13
     text = " ".join(value.replace(",", ", ").split()).replace(" ,", ",")
     for fmt in _DATE_FORMATS:
         try:
