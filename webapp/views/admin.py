@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from ..audit import Actor
 from ..auth.accounts import (
     AccountError,
     change_role,
@@ -76,75 +80,61 @@ def _target(user_id: str) -> User | None:
     return get_session().get(User, user_id)
 
 
-@blueprint.post("/users/<user_id>/status")
-@roles_required("admin")
-def set_status(user_id: str):
+def _change_person(user_id: str, change: Callable[[Session, User, Actor], str]):
+    """Apply `change(db, person, actor)` to the person `user_id` and flash the message it
+    returns; a refusal (AccountError, ValueError) is flashed instead and changes nothing."""
     db = get_session()
     user = _target(user_id)
     if user is None:
         return render_template("errors/404.html"), 404
     try:
-        set_user_status(db, user=user, enabled=request.form.get("enabled") == "1",
-                        actor=actor_for(g.user_session, ip_address=request.remote_addr),
-                        now=clock().now())
-    except AccountError as error:
+        message = change(db, user, actor_for(g.user_session, ip_address=request.remote_addr))
+    except (AccountError, ValueError) as error:
         db.rollback()
         flash(str(error), "error")
-        return redirect(url_for("admin.users"))
-    db.commit()
-    flash(f"{user.display_name} is now {user.status.value}.", "success")
+    else:
+        db.commit()
+        flash(message, "success")
     return redirect(url_for("admin.users"))
+
+
+@blueprint.post("/users/<user_id>/status")
+@roles_required("admin")
+def set_status(user_id: str):
+    def change(db, user, actor):
+        set_user_status(db, user=user, enabled=request.form.get("enabled") == "1", actor=actor,
+                        now=clock().now())
+        return f"{user.display_name} is now {user.status.value}."
+    return _change_person(user_id, change)
 
 
 @blueprint.post("/users/<user_id>/role")
 @roles_required("admin")
 def set_role(user_id: str):
-    db = get_session()
-    user = _target(user_id)
     form = RoleForm()
-    if user is None:
-        return render_template("errors/404.html"), 404
-    if not form.validate_on_submit():
-        flash("Choose a role from the list.", "error")
-        return redirect(url_for("admin.users"))
-    try:
-        change_role(db, user=user, role=form.role.data,
-                    actor=actor_for(g.user_session, ip_address=request.remote_addr),
-                    now=clock().now())
-    except (AccountError, ValueError) as error:
-        db.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("admin.users"))
-    db.commit()
-    flash(f"{user.display_name} is now {user.role.value}; their sessions ended.", "success")
-    return redirect(url_for("admin.users"))
+
+    def change(db, user, actor):
+        if not form.validate_on_submit():
+            raise AccountError("Choose a role from the list.")
+        change_role(db, user=user, role=form.role.data, actor=actor, now=clock().now())
+        return f"{user.display_name} is now {user.role.value}; their sessions ended."
+    return _change_person(user_id, change)
 
 
 @blueprint.post("/users/<user_id>/agents")
 @roles_required("admin")
 def set_agents(user_id: str):
     """Which agents an assistant supports (the checkboxes on the person's entry)."""
-    db = get_session()
-    user = _target(user_id)
-    if user is None:
-        return render_template("errors/404.html"), 404
-    try:
-        added, removed = set_supported_agents(
-            db, user=user, agent_ids=request.form.getlist("agents"),
-            actor=actor_for(g.user_session, ip_address=request.remote_addr))
-    except AccountError as error:
-        db.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("admin.users"))
-    db.commit()
-    if not (added or removed):
-        flash(f"{user.display_name} already supports those agents.", "success")
-    elif not user.supported_agents:
-        flash(f"{user.display_name} supports no agent now and sees no schedule.", "success")
-    else:
+    def change(db, user, actor):
+        added, removed = set_supported_agents(db, user=user, actor=actor,
+                                              agent_ids=request.form.getlist("agents"))
+        if not (added or removed):
+            return f"{user.display_name} already supports those agents."
+        if not user.supported_agents:
+            return f"{user.display_name} supports no agent now and sees no schedule."
         names = ", ".join(a.display_name for a in user.supported_agents)
-        flash(f"{user.display_name} now supports {names}.", "success")
-    return redirect(url_for("admin.users"))
+        return f"{user.display_name} now supports {names}."
+    return _change_person(user_id, change)
 
 
 @blueprint.post("/users/<user_id>/sessions/end")

@@ -1,5 +1,6 @@
-"""Which agents an assistant supports: an admin changes it on /admin/users; the assistant's
-schedule follows on their next request; the change is audited by id; nobody else may make it."""
+"""Changes to people on /admin/users: which agents an assistant supports (the assistant's schedule
+follows on their next request; audited by id; an admin's change only), and refused role and
+status changes."""
 
 from __future__ import annotations
 
@@ -99,4 +100,30 @@ def test_only_an_admin_may_change_it(session, agency):
     for who in ("north", "helper"):
         assert phones[who].post_form(url, {"agents": [people["south"].id]}).status_code == 403
     assert _links(session, people["helper"]) == {people["north"].id}
-    assert phones["admin"].post_form("/admin/users/nobody/agents", {}).status_code == 404
+
+
+@pytest.mark.parametrize(("who", "action", "data", "message"), [
+    ("north", "role", {"role": "wizard"}, "Choose a role from the list."),
+    ("boss", "role", {"role": "agent"}, "You cannot change your own role."),
+    ("boss", "status", {"enabled": "0"}, "You cannot disable your own account."),
+])
+def test_refused_role_and_status_changes_say_why_and_change_nothing(session, agency, who,
+                                                                    action, data, message):
+    phones, people = agency
+    person = people.get(who) or session.scalar(select(User).where(
+        User.email == "boss@example.com"))
+    before = (person.role, person.status)
+    events = session.scalar(select(func.count()).select_from(AuditEvent))
+    answer = phones["admin"].post_form(f"/admin/users/{person.id}/{action}", data,
+                                       follow_redirects=True)
+    assert answer.status_code == 200 and message in answer.get_data(as_text=True)
+    session.expire_all()
+    assert (person.role, person.status) == before
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == events
+
+
+@pytest.mark.parametrize("action", ["role", "status", "agents"])
+def test_changes_to_someone_unknown_are_404(agency, action):
+    phones, _people = agency
+    answer = phones["admin"].post_form(f"/admin/users/nobody/{action}", {"role": "agent"})
+    assert answer.status_code == 404
