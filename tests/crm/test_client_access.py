@@ -141,3 +141,27 @@ def test_search_finds_only_my_clients(session, factories, two_books):
                              headers={"HX-Request": "true"})
     assert "LastIdor1" in found.get_data(as_text=True)
     assert f"/clients/{client.id}" in found.get_data(as_text=True)
+
+
+# Routes under /clients/<client_id> that are not refused for another agent's client, and why.
+NOT_OWNER_SCOPED = {
+    "crm.emergency_access": "break the glass: asking for another agent's client is its purpose "
+                            "(test_break_the_glass_needs_a_reason_lasts_an_hour_and_is_audited)",
+}
+
+
+def test_every_client_scoped_route_is_in_an_idor_test(app):
+    """A new route under /clients/<client_id> must join CLIENT_ROUTES here or the record
+    routes in test_records.py: this fails until it does."""
+    from tests.crm.test_records import SECTIONS, _routes
+
+    adapter = app.url_map.bind("localhost")
+    record_ids = dict.fromkeys(SECTIONS, "R" * 22)
+    tried = [(method, path.format(id="C" * 22)) for method, path, _data in CLIENT_ROUTES]
+    tried += [(method, url) for method, url, _data in _routes("C" * 22, record_ids)]
+    covered = {(adapter.match(url, method=method)[0], method) for method, url in tried}
+    scoped = {(rule.endpoint, method) for rule in app.url_map.iter_rules()
+              if "<client_id>" in rule.rule for method in rule.methods - {"HEAD", "OPTIONS"}}
+    missing = {(endpoint, method) for endpoint, method in scoped - covered
+               if endpoint not in NOT_OWNER_SCOPED}
+    assert not missing, f"client-scoped routes without an IDOR test: {sorted(missing)}"
