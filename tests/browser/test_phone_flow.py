@@ -15,6 +15,7 @@ from webapp.auth.models import User
 from webapp.clock import FrozenClock
 
 VIEWPORT_WIDTH = 390
+NARROW_WIDTH = 360
 MIN_TARGET = 44  # px: the smallest comfortable touch target
 NOTE = "FlowNote7Q call back about the Part D switch"
 CALL_SUMMARY = "FlowCall3K confirmed the visit at ten"
@@ -155,6 +156,14 @@ def test_today_to_client_card_add_note_and_log_a_call(new_phone, invite, session
     assert [url for url in requested_urls if "FlowNote7Q" in url] == []
     assert "FlowNote7Q" not in page.evaluate(WEB_STORAGE)
     assert "FlowCall3K" not in page.evaluate(WEB_STORAGE)
+
+    # The narrowest common phone (360 px): every page of the flow still fits without
+    # sideways scrolling, the client list and the schedule too.
+    page.set_viewport_size({"width": NARROW_WIDTH, "height": 740})
+    for path in ("/", f"/clients/{client.id}", "/clients", "/schedule", "/schedule?view=week"):
+        page.goto(phone.url(path))
+        expect(page.locator("main")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= NARROW_WIDTH, path
 
     # No script errors and no CSP refusals (Chromium logs those as console errors).
     assert phone.console_errors == []
