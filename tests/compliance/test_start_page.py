@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import re
 
+from tests.support.pages import start_item
+
 from .conftest import CANARY
-
-
-def _item(html: str, label: str) -> str:
-    for item in re.findall(r'<li class="list-item">.*?</li>', html, re.S):
-        if label in item:
-            return item
-    raise AssertionError(f"no {label!r} on the start page")
-
 
 GRANTS = "Emergency access grants active now"
 CHAIN = "Audit trail chain"
@@ -20,25 +14,25 @@ CHAIN = "Audit trail chain"
 
 def test_active_emergency_grants_are_counted_and_flagged(agency):
     before = agency.officer.client.get("/").get_data(as_text=True)
-    assert "<strong>0</strong>" in _item(before, GRANTS)
-    assert "needs a look" not in _item(before, GRANTS)
+    assert "<strong>0</strong>" in start_item(before, GRANTS)
+    assert "needs a look" not in start_item(before, GRANTS)
 
     granted = agency.glass.post_form(f"/clients/{agency.client.id}/emergency",
                                      {"reason": "Covering for a colleague on leave"})
     assert granted.status_code == 302
     page = agency.officer.client.get("/").get_data(as_text=True)
-    item = _item(page, GRANTS)
+    item = start_item(page, GRANTS)
     assert "<strong>1</strong>" in item and "needs a look" in item
     assert 'href="/compliance/emergency-access"' in item
     assert CANARY not in page and agency.client.id not in page  # counts only
 
 
 def test_the_chain_says_never_checked_until_a_check_runs(agency):
-    item = _item(agency.officer.client.get("/").get_data(as_text=True), CHAIN)
+    item = start_item(agency.officer.client.get("/").get_data(as_text=True), CHAIN)
     assert "Never checked" in item and "needs a look" in item and 'href="/audit"' in item
 
     assert agency.officer.post_form("/audit/verify", {}).status_code == 302
     agency.owner.client.get(f"/clients/{agency.client.id}")  # one more event after the check
-    item = _item(agency.officer.client.get("/").get_data(as_text=True), CHAIN)
+    item = start_item(agency.officer.client.get("/").get_data(as_text=True), CHAIN)
     assert "intact on" in item and "needs a look" not in item
     assert re.search(r"; [1-9][0-9,]* newer events not yet checked", item)

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-import re
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from tests.support.authenticator import SoftAuthenticator
+from tests.support.pages import start_item
 from webapp.access.agency_settings import AgencySetting, get_setting
 from webapp.audit import Actor
 from webapp.audit.models import AuditEvent
@@ -553,27 +553,20 @@ def test_nobody_can_touch_someone_elses_device(session, admin, agent, add_device
 
 # -- the admin's start page (/) ------------------------------------------------------------------
 
-def _start_item(html: str, label: str) -> str:
-    for item in re.findall(r'<li class="list-item">.*?</li>', html, re.S):
-        if label in item:
-            return item
-    raise AssertionError(f"no {label!r} on the start page")
-
-
 def test_the_start_page_counts_what_waits_for_the_admin(session, keyring, clock, admin, agent,
                                                         add_device):
     html = admin.client.get("/").get_data(as_text=True)
     # Ann's phone waits for approval (approve=False); Bea's own is active.
-    pending = _start_item(html, "Devices waiting for your approval")
+    pending = start_item(html, "Devices waiting for your approval")
     assert "<strong>1</strong>" in pending and "needs a look" in pending
     assert 'href="/admin/devices?status=pending"' in pending
-    assert "<strong>0</strong>" in _start_item(html, "Phones reported lost")
-    assert "needs a look" not in _start_item(html, "Phones reported lost")
-    assert "<strong>2</strong>" in _start_item(html, "People with access")
+    assert "<strong>0</strong>" in start_item(html, "Phones reported lost")
+    assert "needs a look" not in start_item(html, "Phones reported lost")
+    assert "<strong>2</strong>" in start_item(html, "People with access")
 
     lost = add_device("ann@example.com")
     registry.mark_lost(session, keyring, lost, actor=Actor(label="test"), now=clock.now())
     session.commit()
     html = admin.client.get("/").get_data(as_text=True)
-    item = _start_item(html, "Phones reported lost")
+    item = start_item(html, "Phones reported lost")
     assert "<strong>1</strong>" in item and 'href="/admin/devices?status=lost"' in item
