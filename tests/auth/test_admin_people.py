@@ -4,14 +4,22 @@ status changes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import AssistantLink, User
+from webapp.clock import FrozenClock
 from webapp.crm.models import Appointment
+
+
+@pytest.fixture
+def clock():
+    """9 AM in New York: the suite's clock otherwise starts at the real now, and a visit a
+    minute from now would be tomorrow's late at night."""
+    return FrozenClock(datetime(2026, 12, 3, 14, 0, tzinfo=UTC))
 
 
 @pytest.fixture
